@@ -1,0 +1,17 @@
+"""MuJoCo tasks, registered with gymnasium, and ``make_env`` to rebuild one from a dataset's env_args."""
+
+import os
+
+# Offscreen rendering without a display; set before mujoco creates a GL context.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium as gym  # noqa: E402
+
+from robopolicy.envs.factory import ENV_TYPE_GYM, make_env  # noqa: E402
+
+PUSHT_ID = "robopolicy/PushT-v0"
+
+if PUSHT_ID not in gym.registry:
+    gym.register(id=PUSHT_ID, entry_point="robopolicy.envs.pusht.env:PushTEnv")
+
+__all__ = ["ENV_TYPE_GYM", "PUSHT_ID", "make_env"]

@@ -1,0 +1,25 @@
+"""Rebuild an environment from robomimic-style ``env_args`` (as stored in a dataset's ``data`` attrs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+
+# robomimic's EnvType values: 1 robosuite, 2 gym, 3 iGibson. Our own MuJoCo tasks are gymnasium envs.
+ENV_TYPE_GYM = 2
+
+
+def make_env(env_args: Mapping[str, Any], **overrides: Any) -> gym.Env:
+    """``env_args`` = {"env_name", "type", "env_kwargs"}; ``overrides`` update env_kwargs (e.g. image_obs=True)."""
+    missing = {"env_name", "type"} - set(env_args)
+    if missing:
+        raise ValueError(f"env_args lacks {sorted(missing)}; expected keys env_name, type, env_kwargs")
+    kwargs = {**dict(env_args.get("env_kwargs") or {}), **overrides}
+    env_type = int(env_args["type"])
+    if env_type == ENV_TYPE_GYM:
+        import robopolicy.envs  # noqa: F401  (registers our env ids)
+
+        return gym.make(env_args["env_name"], disable_env_checker=True, **kwargs).unwrapped
+    raise ValueError(f"env type {env_type} ({env_args['env_name']}) is not supported; known types: {ENV_TYPE_GYM} (gymnasium)")
