@@ -7,11 +7,11 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import gymnasium as gym  # noqa: E402
 
-from robopolicy.envs.factory import ENV_TYPE_GYM, make_env  # noqa: E402
+from robopolicy.envs.factory import ENV_TYPE_GYM, EVAL_SEED_START, make_env  # noqa: E402
 
 PUSHT_ID = "robopolicy/PushT-v0"
 
 if PUSHT_ID not in gym.registry:
     gym.register(id=PUSHT_ID, entry_point="robopolicy.envs.pusht.env:PushTEnv")
 
-__all__ = ["ENV_TYPE_GYM", "PUSHT_ID", "make_env"]
+__all__ = ["ENV_TYPE_GYM", "EVAL_SEED_START", "PUSHT_ID", "make_env"]

@@ -7,6 +7,9 @@ from typing import Any
 
 import gymnasium as gym
 
+# Initial-state seeds: demonstrations are collected from seed 0 up, evaluations start here, so the two never meet.
+EVAL_SEED_START = 1_000_000
+
 # robomimic's EnvType values: 1 robosuite, 2 gym, 3 iGibson. Our own MuJoCo tasks are gymnasium envs.
 ENV_TYPE_GYM = 2
 

@@ -1,0 +1,124 @@
+"""Collision-free pusher paths around the T block, for repositioning the pusher between pushes.
+
+The obstacle is the T outline inflated by the pusher radius plus a small clearance. Paths are shortest
+paths in a visibility graph whose nodes are the vertices of the T inflated by a larger margin (rounded
+corners). That node polygon and its internal visibility edges are fixed in the block frame, so they are
+computed once; each query only transforms them and tests the edges from the start and goal points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.geometry import Point
+
+from robopolicy.envs.pusht.geometry import t_polygon, transform_points
+from robopolicy.envs.pusht.model import PUSHER_RADIUS
+
+OBSTACLE_CLEARANCE = 0.002  # the pusher's edge stays at least this far from the block while travelling
+NODE_CLEARANCE = 0.008  # graph nodes lie this far outside the block (beyond the pusher radius)
+
+
+class TravelPlanner:
+    """Shortest pusher paths that keep the pusher disk clear of a T block at a given pose."""
+
+    def __init__(self, limit: float) -> None:
+        """``limit``: the pusher centre must stay within +-limit on both axes (the reachable table)."""
+        self.limit = limit
+        body = t_polygon(np.zeros(3))
+        nodes = np.asarray(body.buffer(PUSHER_RADIUS + NODE_CLEARANCE, quad_segs=2).exterior.coords)[:-1]
+        obstacle = body.buffer(PUSHER_RADIUS + OBSTACLE_CLEARANCE, quad_segs=8)
+        i, j = np.triu_indices(len(nodes), 1)
+        visible = ~shapely.intersects(shapely.linestrings(np.stack([nodes[i], nodes[j]], axis=1)), obstacle)
+        self._nodes = nodes
+        self._node_dist = np.full((len(nodes), len(nodes)), np.inf)
+        lengths = np.linalg.norm(nodes[i] - nodes[j], axis=1)
+        self._node_dist[i[visible], j[visible]] = lengths[visible]
+        self._node_dist[j[visible], i[visible]] = lengths[visible]
+        self._body = body
+        self._obstacle = obstacle
+
+    def escape(self, point: np.ndarray, block_pose: np.ndarray) -> np.ndarray:
+        """``point`` if it is clear of the inflated block, else the nearest clear point straight away from it."""
+        local = _to_body(point[None], block_pose)[0]
+        if not self._obstacle.contains(Point(local)):
+            return point
+        boundary = self._body.exterior
+        nearest = np.asarray(boundary.interpolate(boundary.project(Point(local))).coords[0])
+        away = local - nearest
+        if self._body.contains(Point(local)) or np.linalg.norm(away) < 1e-9:
+            away = local  # inside the block itself: leave radially from its centre of mass
+        away /= np.linalg.norm(away)
+        out = nearest + away * (PUSHER_RADIUS + NODE_CLEARANCE)
+        return transform_points(out[None], block_pose)[0]
+
+    def path(self, start: np.ndarray, goal: np.ndarray, block_pose: np.ndarray) -> np.ndarray:
+        """Waypoints (M, 2) from ``start`` to ``goal`` (both included) around the block at ``block_pose``.
+
+        A start inside the inflated block is first moved straight out of it. When the table edge leaves
+        no clear way round, the straight segment is returned.
+        """
+        escaped = self.escape(start, block_pose)
+        head = [start] if not np.allclose(escaped, start) else []
+        a, b = _to_body(np.stack([escaped, goal]), block_pose)
+        if not shapely.intersects(shapely.linestrings([a, b]), self._obstacle):
+            return np.array([*head, escaped, goal])
+        nodes = self._nodes
+        on_table = np.all(np.abs(transform_points(nodes, block_pose)) <= self.limit, axis=1)
+        n = len(nodes)
+        dist = np.full((n + 2, n + 2), np.inf)
+        dist[:n, :n] = np.where(on_table[:, None] & on_table[None, :], self._node_dist, np.inf)
+        for k, p in ((n, a), (n + 1, b)):
+            clear = ~shapely.intersects(shapely.linestrings(np.stack([np.broadcast_to(p, nodes.shape), nodes], 1)), self._obstacle)
+            lengths = np.where(clear & on_table, np.linalg.norm(nodes - p, axis=1), np.inf)
+            dist[k, :n] = dist[:n, k] = lengths
+        route = _dijkstra(dist, n, n + 1)
+        if route is None:
+            return np.array([*head, escaped, goal])
+        points = np.concatenate([nodes, a[None], b[None]])[route]
+        return np.array([*head, *transform_points(points, block_pose)])
+
+
+def _to_body(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """World points (N, 2) -> the frame of a body at ``pose``."""
+    c, s = np.cos(pose[2]), np.sin(pose[2])
+    return (points - pose[:2]) @ np.array([[c, -s], [s, c]])
+
+
+def _dijkstra(dist: np.ndarray, source: int, target: int) -> list[int] | None:
+    """Node indices of a shortest path in a dense distance matrix (inf = no edge), or None."""
+    n = len(dist)
+    best = np.full(n, np.inf)
+    prev = np.full(n, -1)
+    done = np.zeros(n, dtype=bool)
+    best[source] = 0.0
+    while True:
+        u = int(np.argmin(np.where(done, np.inf, best)))
+        if done[u] or not np.isfinite(best[u]):
+            return None
+        if u == target:
+            break
+        done[u] = True
+        relaxed = best[u] + dist[u]
+        better = relaxed < best
+        best[better] = relaxed[better]
+        prev[better] = u
+    route = [target]
+    while route[-1] != source:
+        route.append(int(prev[route[-1]]))
+    return route[::-1]
+
+
+def resample(waypoints: np.ndarray, max_step: float) -> np.ndarray:
+    """Points (K, 2) along the polyline after its first point, evenly spaced at most ``max_step`` apart.
+
+    The last point is the polyline's end; the spacing is uniform in arc length over the whole polyline.
+    """
+    seg = np.linalg.norm(np.diff(waypoints, axis=0), axis=1)
+    total = float(seg.sum())
+    if total < 1e-9:
+        return waypoints[-1:].copy()
+    count = int(np.ceil(total / max_step - 1e-9))
+    s = np.linspace(0.0, total, count + 1)[1:]
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    return np.stack([np.interp(s, cum, waypoints[:, k]) for k in range(2)], axis=1)
