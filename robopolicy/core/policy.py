@@ -59,6 +59,11 @@ class Policy(nn.Module, ABC):
     def reset(self) -> None:
         """Clear per-episode state (streaming buffers, warm starts). Stateless families need nothing."""
 
+    def configure_inference(self, **options: Any) -> None:
+        """Change inference-only settings (e.g. sampler and step count) of a trained policy; weights are untouched."""
+        if options:
+            raise ValueError(f"the {self.family!r} policy has no inference options; got {sorted(options)}")
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

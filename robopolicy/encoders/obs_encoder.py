@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from einops import rearrange
 from torch import nn
 
+from robopolicy.core.config import dataclass_from_dict
 from robopolicy.core.shape_meta import ShapeMeta
 from robopolicy.encoders.crop import center_crop, random_crop
 from robopolicy.encoders.resnet import ResNetTrunk
@@ -32,14 +33,7 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> EncoderConfig:
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown encoder option(s) {sorted(unknown)}; valid: {sorted(known)}")
-        if "channels" in data:
-            data["channels"] = tuple(int(c) for c in data["channels"])
-        return cls(**data)
+        return dataclass_from_dict(cls, data, "encoder")
 
 
 class ObsEncoder(nn.Module):

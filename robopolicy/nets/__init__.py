@@ -1,0 +1,1 @@
+"""Reusable network pieces shared by the policy families."""

@@ -1,0 +1,114 @@
+"""Transformer pieces: pre-norm blocks with optional cross-attention and adaptive layer norm, and the
+time-series diffusion transformer of Diffusion Policy (action tokens attend to observation tokens)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from robopolicy.nets.embeddings import StepEncoder
+
+
+class Attention(nn.Module):
+    """Multi-head attention (B, N, D) x (B, M, D) -> (B, N, D) with an optional boolean mask (N, M), True = may attend."""
+
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"model width {dim} must be divisible by the number of heads {heads}")
+        self.heads, self.dropout = heads, dropout
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        context = x if context is None else context
+        q = rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads)
+        k, v = rearrange(self.kv(context), "b m (two h d) -> two b h m d", two=2, h=self.heads)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: self-attention, optional cross-attention to a context, MLP.
+
+    With ``cond_dim`` the layer norms are adaptive (AdaLN, as in DiT): a condition vector (B, Dc) or
+    (B, N, Dc) predicts a scale, shift and residual gate for each sub-layer, zero-initialised so that
+    every block starts as the identity.
+    """
+
+    def __init__(self, dim: int, heads: int, *, cross_attention: bool = False, cond_dim: int | None = None,
+                 mlp_ratio: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        adaptive = cond_dim is not None
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=not adaptive)
+        self.attn = Attention(dim, heads, dropout)
+        self.cross: Attention | None = Attention(dim, heads, dropout) if cross_attention else None
+        self.norm_cross = nn.LayerNorm(dim) if cross_attention else None
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=not adaptive)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(mlp_ratio * dim, dim))
+        self.modulation: nn.Module | None = None
+        if adaptive:
+            self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 6 * dim))
+            nn.init.zeros_(self.modulation[-1].weight)
+            nn.init.zeros_(self.modulation[-1].bias)
+
+    def forward(self, x: torch.Tensor, *, context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.modulation is not None:
+            if cond is None:
+                raise ValueError("this block uses adaptive layer norm and needs cond")
+            mod = self.modulation(cond)
+            mod = mod[:, None] if mod.dim() == 2 else mod
+            shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)
+            x = x + gate1 * self.attn(self.norm1(x) * (1 + scale1) + shift1, mask=mask)
+        else:
+            x = x + self.attn(self.norm1(x), mask=mask)
+        if self.cross is not None:
+            if context is None:
+                raise ValueError("this block cross-attends and needs context")
+            x = x + self.cross(self.norm_cross(x), context)
+        if self.modulation is not None:
+            return x + gate2 * self.mlp(self.norm2(x) * (1 + scale2) + shift2)
+        return x + self.mlp(self.norm2(x))
+
+
+class DiffusionTransformer(nn.Module):
+    """Noisy chunk (B, T, Da), steps (B,) or (B, T), observation features (B, To*Do) -> (B, T, Da).
+
+    Action tokens (plus a learned position embedding and the embedding of their diffusion step) run
+    through ``depth`` blocks of self-attention and cross-attention to the To observation tokens, after
+    Diffusion Policy's time-series diffusion transformer. ``causal`` restricts each action token to
+    itself and earlier ones, which the paper found to work best.
+    """
+
+    def __init__(self, action_dim: int, horizon: int, obs_horizon: int, obs_feature_dim: int, dim: int = 256,
+                 depth: int = 8, heads: int = 4, dropout: float = 0.1, causal: bool = True) -> None:
+        super().__init__()
+        self.obs_horizon = obs_horizon
+        self.action_in = nn.Linear(action_dim, dim)
+        self.obs_in = nn.Linear(obs_feature_dim, dim)
+        self.action_pos = nn.Parameter(torch.zeros(1, horizon, dim))
+        self.obs_pos = nn.Parameter(torch.zeros(1, obs_horizon, dim))
+        nn.init.normal_(self.action_pos, std=0.02)
+        nn.init.normal_(self.obs_pos, std=0.02)
+        self.step_encoder = StepEncoder(dim)
+        self.blocks = nn.ModuleList([TransformerBlock(dim, heads, cross_attention=True, dropout=dropout) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, action_dim)
+        mask = torch.tril(torch.ones(horizon, horizon, dtype=torch.bool)) if causal else None
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, sample: torch.Tensor, steps: torch.Tensor, global_cond: torch.Tensor) -> torch.Tensor:
+        b, t, _ = sample.shape
+        steps = steps.expand(b) if steps.dim() == 0 else steps
+        step_features = self.step_encoder(steps)
+        step_features = step_features[:, None] if step_features.dim() == 2 else step_features  # (B, 1 or T, D)
+        x = self.action_in(sample) + self.action_pos[:, :t] + step_features
+        context = self.obs_in(rearrange(global_cond, "b (to d) -> b to d", to=self.obs_horizon)) + self.obs_pos
+        mask = None if self.mask is None else self.mask[:t, :t]
+        for block in self.blocks:
+            x = block(x, context=context, mask=mask)
+        return self.out(self.norm(x))
