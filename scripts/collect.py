@@ -5,6 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from robopolicy.overrides import check_overrides
 from robopolicy.workflows import collect
 
 
@@ -17,4 +18,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_overrides("collect")
     main()

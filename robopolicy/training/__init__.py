@@ -1,0 +1,7 @@
+"""The one trainer every family uses."""
+
+from robopolicy.training.config import TrainConfig
+from robopolicy.training.logger import MetricsLogger
+from robopolicy.training.trainer import Trainer, TrainingDiverged, TrainResult
+
+__all__ = ["MetricsLogger", "TrainConfig", "Trainer", "TrainResult", "TrainingDiverged"]

@@ -1,0 +1,108 @@
+"""The jobs behind scripts/: collect demonstrations, train a policy end to end, evaluate a checkpoint.
+
+Each takes a plain config dict (what Hydra composed, resolved) so that scripts stay one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from robopolicy.core import ChunkSpec, Normalizer, build_policy, load_policy, read_checkpoint
+from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
+from robopolicy.data.collect import CollectionReport, collect_demos
+from robopolicy.evaluation import EvalResult, evaluate_to_dir
+from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainResult
+from robopolicy.core.config import dataclass_from_dict
+
+CHUNK_KEYS = ("obs_horizon", "pred_horizon", "action_horizon")
+
+
+def collect(task: Mapping[str, Any], *, output: str | Path | None = None, num_episodes: int | None = None,
+            image_obs: bool | None = None, workers: int = 2, seed_start: int = 0, video: bool = True,
+            video_episodes: int = 4) -> CollectionReport:
+    """Collect the task's scripted-expert dataset (defaults from the task config)."""
+    env_args = {**task["env_args"], "env_kwargs": dict(task["env_args"].get("env_kwargs") or {})}
+    if image_obs is not None:
+        env_args["env_kwargs"]["image_obs"] = bool(image_obs)
+    output = Path(output or task["dataset"])
+    return collect_demos(
+        env_args, output, int(num_episodes or task["num_demos"]), seed_start=seed_start, workers=workers,
+        video_path=output.with_suffix(".mp4") if video else None, video_episodes=video_episodes,
+    )
+
+
+def ensure_dataset(task: Mapping[str, Any], workers: int = 2) -> Path:
+    """The task's dataset path, generating it with the scripted expert first if it does not exist."""
+    path = Path(task["dataset"])
+    if not path.exists():
+        print(f"{path} not found: generating {task['num_demos']} demonstrations with the scripted expert")
+        print(collect(task, workers=workers).summary())
+    return path
+
+
+def split_policy_config(policy: Mapping[str, Any]) -> tuple[str, ChunkSpec, dict[str, Any]]:
+    """conf/policy/<family>.yaml -> (family name, chunk spec, family hyper-parameters)."""
+    params = dict(policy)
+    name = params.pop("name")
+    spec = ChunkSpec(**{k: int(params.pop(k)) for k in CHUNK_KEYS})
+    return name, spec, params
+
+
+def train(cfg: Mapping[str, Any], run_dir: str | Path) -> tuple[TrainResult, EvalResult | None]:
+    """Dataset (generated if missing) -> normalizer -> policy -> Trainer with periodic/final evaluation."""
+    run_dir = Path(run_dir)
+    task, eval_cfg = cfg["task"], cfg["eval"]
+    dataset_path = ensure_dataset(task, cfg.get("collect", {}).get("workers", 2))
+    obs_keys = list(task["obs_keys"])
+    shape_meta = shape_meta_from_file(dataset_path, obs_keys)
+    name, chunk_spec, params = split_policy_config(cfg["policy"])
+    data = SequenceDataset(load_demos(dataset_path, obs_keys=obs_keys, filter_key=task.get("train_filter", "train")), chunk_spec, obs_keys)
+    policy = build_policy(
+        {"policy": {"name": name, **params}, "shape_meta": shape_meta.to_dict(), "chunk_spec": chunk_spec.to_dict()},
+        Normalizer.fit(shape_meta, data.stats_arrays()),
+    )
+    env_args = read_env_args(dataset_path)
+    run_config = {**cfg, "env_args": env_args, "dataset": str(dataset_path)}
+    train_cfg = dataclass_from_dict(TrainConfig, cfg["training"], "training")
+    final: dict[str, EvalResult] = {}
+
+    def evaluate(ema_policy, step: int) -> dict[str, float]:
+        result = evaluate_to_dir(
+            ema_policy, env_args, run_dir / "eval" / f"step_{step:07d}", num_episodes=int(eval_cfg["num_episodes"]),
+            num_envs=int(eval_cfg["num_envs"]), video_episodes=int(eval_cfg["video_episodes"]),
+        )
+        final["last"] = result
+        print(f"step {step}: {result.summary()}")
+        return result.metrics()
+
+    resume_id = None
+    if cfg.get("resume"):
+        resume_id = read_checkpoint(run_dir / "checkpoints" / "last", with_train_state=True).train_state.get("wandb_run_id")
+    log_cfg = cfg.get("logging", {})
+    logger = MetricsLogger(run_dir, mode=log_cfg.get("mode", "offline"), project=log_cfg.get("project", "robopolicy"),
+                           name=log_cfg.get("name"), config=run_config, resume_id=resume_id)
+    print(f"{name} policy: {policy.num_parameters() / 1e6:.2f} M parameters; {len(data)} training windows from {dataset_path}; run dir {run_dir}")
+    try:
+        trainer = Trainer(policy, data, train_cfg, run_dir, run_config=run_config,
+                          evaluate=evaluate if int(eval_cfg["num_episodes"]) > 0 else None, logger=logger)
+        result = trainer.fit(resume=bool(cfg.get("resume")))
+    finally:
+        logger.close()
+    return result, final.get("last")
+
+
+def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_envs: int = 50, video_episodes: int = 4,
+                        output_dir: str | Path | None = None, weights: str = "ema",
+                        inference: Mapping[str, Any] | None = None) -> EvalResult:
+    """Load a checkpoint (no Hydra, no unpickling), rebuild its env from the stored env_args, evaluate."""
+    checkpoint = Path(checkpoint)
+    config = read_checkpoint(checkpoint).config
+    if "env_args" not in config:
+        raise ValueError(f"{checkpoint}/config.yaml has no env_args: cannot tell which environment to evaluate in")
+    policy = load_policy(checkpoint, weights=weights)
+    if inference:
+        policy.configure_inference(**inference)
+    return evaluate_to_dir(policy, config["env_args"], output_dir or checkpoint / "eval", num_episodes=num_episodes,
+                           num_envs=num_envs, video_episodes=video_episodes)

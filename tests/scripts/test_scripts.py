@@ -1,0 +1,96 @@
+"""The real entry points, run as a user would: train -> checkpoints -> eval.py, and config errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robopolicy.core import load_policy
+from robopolicy.data import RobomimicWriter
+
+ROOT = Path(__file__).resolve().parents[2]
+PUSHT = {"env_name": "robopolicy/PushT-v0", "type": 2, "env_kwargs": {"max_steps": 20}}
+TINY = ["policy.mlp_hidden=32", "policy.mlp_depth=2", "policy.step_embed_dim=16", "policy.num_inference_steps=4",
+        "training.batch_size=16", "training.warmup_steps=2", "training.log_every=2", "logging.mode=disabled"]
+
+
+def run(script: str, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "disabled", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *overrides], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{script} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """Random-walk 'demos' in Push-T's observation layout (training only needs the shapes to be right)."""
+    path = tmp_path_factory.mktemp("data") / "demos.hdf5"
+    rng = np.random.default_rng(0)
+    with RobomimicWriter(path, PUSHT) as writer:
+        for _ in range(4):
+            steps = 12
+            pos = np.cumsum(rng.normal(0, 0.01, (steps, 2)), axis=0)
+            theta = rng.uniform(-np.pi, np.pi)
+            obj = np.tile([0.05, -0.02, np.cos(theta), np.sin(theta)], (steps, 1))
+            writer.add_demo({"agent_pos": pos, "object": obj}, pos + 0.01)
+    return path
+
+
+@pytest.mark.slow
+def test_train_checkpoint_eval_round_trip(tmp_path, dataset):
+    run_dir = tmp_path / "run"
+    out = run("train.py", f"task.dataset={dataset}", "training.num_steps=6", "training.checkpoint_every=3",
+              "eval.num_episodes=2", "eval.num_envs=2", "eval.video_episodes=1", f"hydra.run.dir={run_dir}", *TINY)
+    assert "trained 6 steps" in out.stdout
+    ckpts = run_dir / "checkpoints"
+    assert {p.name for p in ckpts.iterdir()} == {"0000003", "0000006", "last"}
+    train_eval = json.loads((run_dir / "eval" / "step_0000006" / "eval.json").read_text())
+    assert train_eval["num_episodes"] == 2
+
+    out = run("eval.py", f"checkpoint={ckpts / 'last'}", "num_episodes=3", "num_envs=3", "video_episodes=1")
+    result = json.loads((ckpts / "last" / "eval" / "eval.json").read_text())
+    for key in ("success_rate", "mean_score", "num_episodes", "latency_ms_median", "latency_ms_p95", "nfe"):
+        assert key in result, key
+    assert result["num_episodes"] == 3 and result["nfe"] == 4 and 0.0 <= result["mean_score"] <= 1.0
+    assert result["seed_start"] >= 1_000_000  # disjoint from the demo seeds (0, 1, 2, ...)
+    assert (ckpts / "last" / "eval" / "episodes.mp4").stat().st_size > 1000
+    assert "success_rate" in out.stdout
+    # The checkpoint alone rebuilds the policy, and the eval-time sampler override is honoured.
+    assert load_policy(ckpts / "last").cfg.num_inference_steps == 4
+    run("eval.py", f"checkpoint={ckpts / 'last'}", "num_episodes=1", "num_envs=1", "video_episodes=0",
+        f"output_dir={tmp_path / 'ddpm'}", "+inference.sampler=ddpm", "+inference.num_inference_steps=20")
+    assert json.loads((tmp_path / "ddpm" / "eval.json").read_text())["nfe"] == 20
+
+
+@pytest.mark.slow
+def test_resume_through_the_script(tmp_path, dataset):
+    run_dir = tmp_path / "run"
+    common = [f"task.dataset={dataset}", "training.checkpoint_every=4", "eval.num_episodes=0", f"hydra.run.dir={run_dir}", *TINY]
+    run("train.py", "training.num_steps=4", *common)
+    out = run("train.py", "training.num_steps=8", "resume=true", *common)
+    assert "trained 8 steps" in out.stdout
+    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6, 8]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("policy=difusion", "Available options in 'policy'"),
+        ("training.num_step=5", "Valid keys under 'training': batch_size"),
+        ("policy.num_inference_steps=500", "num_inference_steps=500 must be between 1 and num_train_timesteps=100"),
+    ],
+)
+def test_config_errors_say_what_is_valid(tmp_path, dataset, override, expected):
+    proc = run("train.py", f"task.dataset={dataset}", "training.num_steps=2", "eval.num_episodes=0",
+               f"hydra.run.dir={tmp_path}", override, check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stdout + proc.stderr
