@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/python scripts/collect.py task=pusht
+	$(BIN)/python scripts/train.py
 
 test: setup
 	WANDB_MODE=disabled $(BIN)/python -m pytest -q
