@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -39,14 +40,15 @@ class RobomimicWriter:
         self.path = Path(path)
         self.env_args = dict(env_args)
         self.valid_fraction, self.seed = valid_fraction, seed
-        self._tmp = self.path.with_name(self.path.name + ".partial")
+        # A name of our own: two collections aimed at one path must not truncate each other's file.
+        self._tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
         self._file: h5py.File | None = None
         self._names: list[str] = []
         self._total = 0
 
     def __enter__(self) -> RobomimicWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self._tmp, "w")
+        self._file = h5py.File(self._tmp, "w-")
         self._file.create_group("data")
         return self
 

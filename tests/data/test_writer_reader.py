@@ -57,6 +57,18 @@ def test_interrupted_writer_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_two_writers_on_one_path_do_not_corrupt_each_other(tmp_path):
+    path = tmp_path / "d.hdf5"
+    with RobomimicWriter(path, ENV_ARGS) as first:
+        first.add_demo(*demo_arrays(3))
+        with RobomimicWriter(path, ENV_ARGS) as second:
+            second.add_demo(*demo_arrays(5))
+            second.add_demo(*demo_arrays(4))
+        first.add_demo(*demo_arrays(6))
+    assert [len(d) for d in load_demos(path, ["agent_pos"])] == [3, 6]  # the last to finish wins, intact
+    assert [p.name for p in tmp_path.iterdir()] == ["d.hdf5"]
+
+
 def test_writer_rejects_mismatched_lengths_and_bad_env_args(tmp_path):
     with pytest.raises(ValueError, match="env_kwargs"):
         RobomimicWriter(tmp_path / "d.hdf5", {"env_name": "x", "type": 2})
