@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from robopolicy.core import ChunkSpec, Normalizer, build_policy, load_policy, read_checkpoint
+from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
 from robopolicy.evaluation import EvalResult, evaluate_to_dir
 from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainResult
-from robopolicy.core.config import dataclass_from_dict
 
 CHUNK_KEYS = ("obs_horizon", "pred_horizon", "action_horizon")
 

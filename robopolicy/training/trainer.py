@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import shutil
@@ -132,8 +133,6 @@ class Trainer:
 
     def ema_policy(self) -> Policy:
         """A copy of the policy carrying the EMA weights, in eval mode."""
-        import copy
-
         policy = copy.deepcopy(self.policy)
         policy.load_state_dict(self.ema.state())
         return policy.eval()
