@@ -142,12 +142,11 @@ def _pusht_policy(backbone: dict[str, Any]):
     import torch
     import yaml
 
-    from robopolicy.core import ChunkSpec, Normalizer, ObsSpec, ShapeMeta
+    from robopolicy.core import Normalizer, ObsSpec, ShapeMeta
     from robopolicy.policies.diffusion import DiffusionPolicy
+    from robopolicy.workflows import split_policy_config
 
-    params = yaml.safe_load((ROOT / "conf" / "policy" / "diffusion.yaml").read_text())
-    params.pop("name")
-    spec = ChunkSpec(*(int(params.pop(k)) for k in ("obs_horizon", "pred_horizon", "action_horizon")))
+    _, spec, params = split_policy_config(yaml.safe_load((ROOT / "conf" / "policy" / "diffusion.yaml").read_text()))
     meta = ShapeMeta({"agent_pos": ObsSpec((2,)), "object": ObsSpec((4,))}, action_dim=2)
     rng = np.random.default_rng(0)
     normalizer = Normalizer.fit(meta, {"agent_pos": rng.normal(size=(64, 2)), "object": rng.normal(size=(64, 4)),

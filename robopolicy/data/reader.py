@@ -97,6 +97,13 @@ def read_env_args(path: str | Path) -> dict[str, Any]:
     return env_args
 
 
+def _obs_dataset(where: str, group: h5py.Group, key: str) -> tuple[str, h5py.Dataset]:
+    """The dataset obs/<key> of a demo and the location string errors about it start with."""
+    if key not in group:
+        raise DatasetError(f"{where}: missing key 'obs/{key}'; this demo has obs keys {sorted(group.keys())}")
+    return f"{where}, key 'obs/{key}'", group[key]
+
+
 def _obs_spec(where: str, value: h5py.Dataset) -> ObsSpec:
     """low_dim: (T, D) numeric; rgb: (T, H, W, 3) uint8."""
     if value.ndim == 2 and value.dtype.kind in "fiub":
@@ -144,10 +151,7 @@ class _DemoChecker:
         return Demo(name, obs, action_values, {k: _plain(v) for k, v in demo.attrs.items()})
 
     def _obs(self, where: str, group: h5py.Group, key: str, steps: int) -> np.ndarray:
-        if key not in group:
-            raise DatasetError(f"{where}: missing key 'obs/{key}'; this demo has obs keys {sorted(group.keys())}")
-        where = f"{where}, key 'obs/{key}'"
-        value = group[key]
+        where, value = _obs_dataset(where, group, key)
         spec = _obs_spec(where, value)
         known = self.specs.setdefault(key, spec)
         if spec != known:
@@ -196,9 +200,5 @@ def shape_meta_from_file(path: str | Path, obs_keys: Sequence[str]) -> ShapeMeta
         where = f"{path}: demo {first!r}"
         if "obs" not in demo or "actions" not in demo:
             raise DatasetError(f"{where}: missing {'obs' if 'obs' not in demo else 'actions'}")
-        obs = {}
-        for key in obs_keys:
-            if key not in demo["obs"]:
-                raise DatasetError(f"{where}: missing key 'obs/{key}'; this demo has obs keys {sorted(demo['obs'].keys())}")
-            obs[key] = _obs_spec(f"{where}, key 'obs/{key}'", demo["obs"][key])
+        obs = {key: _obs_spec(*_obs_dataset(where, demo["obs"], key)) for key in obs_keys}
         return ShapeMeta(obs=obs, action_dim=int(demo["actions"].shape[1]))
