@@ -28,6 +28,9 @@ class Policy(nn.Module, ABC):
     """
 
     family: ClassVar[str] = ""  # set by @register_policy
+    # True for families with state carried between calls (Streaming DP's buffer) that assume every
+    # predicted chunk's Ta actions are executed before the next call: no early replanning or ensembling.
+    executes_whole_chunks: ClassVar[bool] = False
 
     def __init__(self, shape_meta: ShapeMeta, chunk_spec: ChunkSpec, normalizer: Normalizer, config: Mapping[str, Any]) -> None:
         super().__init__()

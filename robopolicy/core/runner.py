@@ -47,6 +47,11 @@ class PolicyRunner:
             raise ValueError(f"replan_every must be in [1, Ta={spec.action_horizon}], got {replan_every}")
         if temporal_ensemble is not None and temporal_ensemble < 0:
             raise ValueError(f"temporal_ensemble must be a non-negative decay rate, got {temporal_ensemble}")
+        if policy.executes_whole_chunks and (self.replan_every != spec.action_horizon or temporal_ensemble is not None):
+            raise ValueError(
+                f"the {policy.family!r} policy keeps state between chunks and must execute all Ta={spec.action_horizon} "
+                "actions of each one: leave replan_every unset and temporal_ensemble off"
+            )
         self.temporal_ensemble = temporal_ensemble
         self.generator = generator
         self.stats = RunnerStats()

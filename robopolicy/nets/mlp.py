@@ -26,10 +26,12 @@ class FiLMResidualLayer(nn.Module):
 
 
 class ResidualMLPDenoiser(nn.Module):
-    """Noisy chunk (B, T, Da), steps (B,), global condition (B, Dg) -> (B, T, Da).
+    """Noisy chunk (B, T, Da), steps (B,) — or (B, T) with ``per_position_steps`` — and condition (B, Dg) -> (B, T, Da).
 
     The whole chunk is one vector, so every action sees every other through the dense layers; this
     is cheap for short chunks of low-dim actions and is ~30x faster to train on a CPU than the U-Net.
+    With ``per_position_steps`` every position has its own diffusion step (Streaming DP); their
+    embeddings are concatenated into the conditioning vector that drives the FiLM layers.
     """
 
     def __init__(
@@ -41,10 +43,12 @@ class ResidualMLPDenoiser(nn.Module):
         depth: int = 4,
         step_embed_dim: int = 128,
         dropout: float = 0.0,
+        per_position_steps: bool = False,
     ) -> None:
         super().__init__()
         self.step_encoder = StepEncoder(step_embed_dim)
-        cond_dim = step_embed_dim + global_cond_dim
+        self.per_position_steps = per_position_steps
+        cond_dim = step_embed_dim * (horizon if per_position_steps else 1) + global_cond_dim
         self.cond_mlp = nn.Sequential(nn.Linear(cond_dim, hidden), nn.Mish(), nn.Linear(hidden, hidden))
         self.inp = nn.Linear(horizon * action_dim, hidden)
         self.layers = nn.ModuleList([FiLMResidualLayer(hidden, hidden, dropout) for _ in range(depth)])
@@ -52,10 +56,16 @@ class ResidualMLPDenoiser(nn.Module):
         self.horizon, self.action_dim = horizon, action_dim
 
     def forward(self, sample: torch.Tensor, steps: torch.Tensor, global_cond: torch.Tensor) -> torch.Tensor:
-        if steps.dim() > 1:
-            raise ValueError("the mlp backbone takes one diffusion step per chunk (steps of shape (B,)); use unet or transformer")
-        steps = steps.expand(sample.shape[0]) if steps.dim() == 0 else steps
-        cond = self.cond_mlp(torch.cat([self.step_encoder(steps), global_cond], dim=-1))
+        b = sample.shape[0]
+        expected = (b, self.horizon) if self.per_position_steps else (b,)
+        steps = steps.expand(expected) if steps.dim() == 0 else steps
+        if tuple(steps.shape) != expected:
+            raise ValueError(
+                f"this mlp backbone takes steps of shape {expected}, got {tuple(steps.shape)}"
+                + ("" if self.per_position_steps else "; build it with per_position_steps=True for one step per position")
+            )
+        step_features = rearrange(self.step_encoder(steps), "b ... -> b (...)")
+        cond = self.cond_mlp(torch.cat([step_features, global_cond], dim=-1))
         x = self.inp(rearrange(sample, "b t d -> b (t d)"))
         for layer in self.layers:
             x = layer(x, cond)

@@ -71,6 +71,18 @@ def test_train_checkpoint_eval_round_trip(tmp_path, dataset):
 
 
 @pytest.mark.slow
+def test_a_streaming_checkpoint_evaluates_through_the_same_eval_script(tmp_path, dataset):
+    run_dir = tmp_path / "run"
+    run("train.py", "policy=streaming", f"task.dataset={dataset}", "training.num_steps=4", "eval.num_episodes=0",
+        f"hydra.run.dir={run_dir}", *TINY)
+    last = run_dir / "checkpoints" / "last"
+    assert type(load_policy(last)).__name__ == "StreamingDiffusionPolicy"
+    run("eval.py", f"checkpoint={last}", "num_episodes=2", "num_envs=2", "video_episodes=0")
+    result = json.loads((last / "eval" / "eval.json").read_text())
+    assert result["num_episodes"] == 2 and result["nfe"] == 2  # 4 inference levels over 2 buffer chunks
+
+
+@pytest.mark.slow
 def test_resume_through_the_script(tmp_path, dataset):
     run_dir = tmp_path / "run"
     common = [f"task.dataset={dataset}", "training.checkpoint_every=4", "eval.num_episodes=0", f"hydra.run.dir={run_dir}", *TINY]

@@ -26,13 +26,21 @@ from robopolicy.nets.unet1d import ConditionalUnet1D
 from robopolicy.policies.diffusion.configuration import DiffusionConfig
 
 
-def build_backbone(cfg: DiffusionConfig, action_dim: int, spec: ChunkSpec, obs_feature_dim: int) -> nn.Module:
-    """The denoising network: (x_t (B, Tp, Da), steps, obs features (B, To*Do)) -> (B, Tp, Da)."""
+def build_backbone(
+    cfg: DiffusionConfig, action_dim: int, spec: ChunkSpec, obs_feature_dim: int, per_position_steps: bool = False
+) -> nn.Module:
+    """The denoising network: (x_t (B, Tp, Da), steps (B,) or (B, Tp), obs features (B, To*Do)) -> (B, Tp, Da).
+
+    The U-Net and the transformer accept either step shape; the MLP is built for one of them.
+    """
     cond_dim = spec.obs_horizon * obs_feature_dim
     if cfg.backbone == "unet":
         return ConditionalUnet1D(action_dim, cond_dim, cfg.down_dims, cfg.kernel_size, cfg.groups, cfg.step_embed_dim)
     if cfg.backbone == "mlp":
-        return ResidualMLPDenoiser(action_dim, spec.pred_horizon, cond_dim, cfg.mlp_hidden, cfg.mlp_depth, cfg.step_embed_dim, cfg.dropout)
+        return ResidualMLPDenoiser(
+            action_dim, spec.pred_horizon, cond_dim, cfg.mlp_hidden, cfg.mlp_depth, cfg.step_embed_dim, cfg.dropout,
+            per_position_steps,
+        )
     return DiffusionTransformer(
         action_dim, spec.pred_horizon, spec.obs_horizon, obs_feature_dim, cfg.transformer_dim,
         cfg.transformer_depth, cfg.transformer_heads, cfg.dropout, cfg.causal_attention,
@@ -55,12 +63,15 @@ def make_schedulers(cfg: DiffusionConfig) -> tuple[DDPMScheduler, DDPMScheduler 
 class DiffusionPolicy(Policy):
     """Diffusion Policy on the shared ObsEncoder; implements the Denoiser contract for GPC and DSRL."""
 
+    config_class: type[DiffusionConfig] = DiffusionConfig
+    per_position_steps = False  # whether the network gets one diffusion step per chunk position
+
     def __init__(self, shape_meta: ShapeMeta, chunk_spec: ChunkSpec, normalizer: Normalizer, config: dict[str, Any]) -> None:
-        cfg = dataclass_from_dict(DiffusionConfig, config, "diffusion policy")
+        cfg = dataclass_from_dict(self.config_class, config, f"{self.family} policy")
         super().__init__(shape_meta, chunk_spec, normalizer, dataclass_to_dict(cfg))
         self.cfg = cfg
         self.encoder = ObsEncoder(shape_meta, EncoderConfig.from_dict(cfg.encoder))
-        self.backbone = build_backbone(cfg, shape_meta.action_dim, chunk_spec, self.encoder.feature_dim)
+        self.backbone = build_backbone(cfg, shape_meta.action_dim, chunk_spec, self.encoder.feature_dim, self.per_position_steps)
         self.train_scheduler, self.scheduler = make_schedulers(cfg)
 
     def configure_inference(self, **options: Any) -> None:
@@ -78,24 +89,30 @@ class DiffusionPolicy(Policy):
         return self.encoder(self.normalizer.normalize_obs(obs), flat=True)
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Network output in the scheduler's parameterization for normalized x_t (B, Tp, Da) at steps t (B,)."""
+        """Network output in the scheduler's parameterization for normalized x_t (B, Tp, Da) at steps t (B,) or (B, Tp)."""
         return self.backbone(x_t, t, cond)
 
     # --- training ----------------------------------------------------------------------------------
+    def sample_training_steps(self, batch_size: int, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+        """Diffusion steps for a training batch, (B,): one uniform step per chunk; plus metrics to log."""
+        return torch.randint(0, self.cfg.num_train_timesteps, (batch_size,), device=device), {}
+
     def compute_loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         x0 = self.normalizer.normalize(ACTION_KEY, batch["action"].float())  # (B, Tp, Da)
         cond = self.encode_obs(batch["obs"])
         noise = torch.randn_like(x0)
-        steps = torch.randint(0, self.cfg.num_train_timesteps, (x0.shape[0],), device=x0.device)
-        x_t = self.train_scheduler.add_noise(x0, noise, steps)
+        steps, metrics = self.sample_training_steps(x0.shape[0], x0.device)  # (B,) or (B, Tp)
+        abar = self.train_scheduler.alphas_cumprod.to(x0.device)[steps]
+        abar = abar.reshape(*steps.shape, *[1] * (x0.dim() - steps.dim()))  # broadcast over positions / action dims
+        x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise  # q(x_t | x0), Ho et al. 2020, Eq. 4
         if self.cfg.prediction_type == "epsilon":
             target = noise
         elif self.cfg.prediction_type == "sample":
             target = x0
-        else:
-            target = self.train_scheduler.get_velocity(x0, noise, steps)
+        else:  # v = sqrt(abar) eps - sqrt(1 - abar) x0 (Salimans & Ho 2022)
+            target = abar.sqrt() * noise - (1 - abar).sqrt() * x0
         loss = F.mse_loss(self.denoise(x_t, steps, cond), target)
-        return loss, {"loss": loss.item()}
+        return loss, {"loss": loss.item(), **metrics}
 
     # --- inference ---------------------------------------------------------------------------------
     def sample(self, cond: torch.Tensor, noise: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
