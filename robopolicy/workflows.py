@@ -30,6 +30,7 @@ def collect(task: Mapping[str, Any], *, output: str | Path | None = None, num_ep
     return collect_demos(
         env_args, output, int(num_episodes or task["num_demos"]), seed_start=seed_start, workers=workers,
         video_path=output.with_suffix(".mp4") if video else None, video_episodes=video_episodes,
+        action_noise=float(task.get("expert_action_noise", 0.0)),
     )
 
 

@@ -63,8 +63,15 @@ class CollectionReport:
         return text + (f"; video {self.video}" if self.video else "")
 
 
-def rollout_expert(env: Any, expert: Any, seed: int, render: bool = False) -> Episode:
-    """Run one episode of ``expert`` from ``env.reset(seed=seed)`` until termination or truncation."""
+def rollout_expert(env: Any, expert: Any, seed: int, render: bool = False, action_noise: float = 0.0) -> Episode:
+    """Run one episode of ``expert`` from ``env.reset(seed=seed)`` until termination or truncation.
+
+    ``action_noise`` > 0 (DART, Laskey et al. 2017): the env executes the expert's action plus Gaussian
+    noise of that standard deviation (seeded by ``seed``) while the episode records the expert's own
+    action, so the demonstrations visit the states a slightly imprecise learner reaches and show how the
+    expert recovers from them. ``states`` and observations are those actually visited.
+    """
+    noise_rng = np.random.default_rng([seed, 0xDA27])
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
     expert.reset()
@@ -76,7 +83,8 @@ def rollout_expert(env: Any, expert: Any, seed: int, render: bool = False) -> Ep
         states.append(env.get_state())
         action = np.asarray(expert.act(obs), dtype=np.float64)
         observations.append(obs)
-        obs, reward, terminated, truncated, info = env.step(action)
+        executed = action + noise_rng.normal(0.0, action_noise, action.shape) if action_noise > 0 else action
+        obs, reward, terminated, truncated, info = env.step(executed)
         next_observations.append(obs)
         actions.append(action)
         rewards.append(reward)
@@ -115,10 +123,10 @@ def _init_worker(env_args: Mapping[str, Any]) -> None:
     _worker["make_expert"] = lambda seed: make_expert(env_args["env_name"], env, np.random.default_rng(seed))
 
 
-def _run(job: tuple[int, bool]) -> Episode:
-    seed, render = job
-    # The expert's own randomness (tie-breaking between equally good pushes) is seeded per episode.
-    return rollout_expert(_worker["env"], _worker["make_expert"](seed), seed, render)
+def _run(job: tuple[int, bool, float]) -> Episode:
+    seed, render, action_noise = job
+    # An expert with randomness of its own gets it seeded per episode, so datasets stay reproducible.
+    return rollout_expert(_worker["env"], _worker["make_expert"](seed), seed, render, action_noise)
 
 
 def collect_demos(
@@ -133,12 +141,14 @@ def collect_demos(
     video_episodes: int = 4,
     video_fps: int = 10,
     progress: bool = True,
+    action_noise: float = 0.0,
 ) -> CollectionReport:
     """Write ``num_demos`` successful expert episodes to ``output`` (robomimic HDF5).
 
     Attempts seeds seed_start, seed_start+1, ... until enough episodes succeed or ``max_attempts``
     (default 3 * num_demos) is reached, in which case it raises with the success rate it saw.
     With ``video_path`` the first ``video_episodes`` attempts are rendered into one mp4.
+    ``action_noise``: DART noise on the executed actions (see ``rollout_expert``).
     """
     if num_demos < 1:
         raise ValueError(f"num_demos must be positive, got {num_demos}")
@@ -147,7 +157,9 @@ def collect_demos(
     max_attempts = max_attempts or 3 * num_demos
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    jobs = ((seed_start + i, video_path is not None and i < video_episodes) for i in range(max_attempts))
+    if action_noise < 0:
+        raise ValueError(f"action_noise must be a non-negative standard deviation, got {action_noise}")
+    jobs = ((seed_start + i, video_path is not None and i < video_episodes, action_noise) for i in range(max_attempts))
     start = time.perf_counter()
     attempts = successes = steps = 0
     frames: list[np.ndarray] = []

@@ -15,19 +15,26 @@ from shapely.geometry import Point
 from robopolicy.envs.pusht.geometry import t_polygon, transform_points
 from robopolicy.envs.pusht.model import PUSHER_RADIUS
 
-OBSTACLE_CLEARANCE = 0.002  # the pusher's edge stays at least this far from the block while travelling
-NODE_CLEARANCE = 0.008  # graph nodes lie this far outside the block (beyond the pusher radius)
+OBSTACLE_CLEARANCE = 0.002  # default: the pusher's edge stays at least this far from the block while travelling
+NODE_CLEARANCE = 0.008  # default: graph nodes lie this far outside the block (beyond the pusher radius)
 
 
 class TravelPlanner:
     """Shortest pusher paths that keep the pusher disk clear of a T block at a given pose."""
 
-    def __init__(self, limit: float) -> None:
-        """``limit``: the pusher centre must stay within +-limit on both axes (the reachable table)."""
+    def __init__(self, limit: float, clearance: float = OBSTACLE_CLEARANCE, node_clearance: float = NODE_CLEARANCE) -> None:
+        """``limit``: the pusher centre must stay within +-limit on both axes (the reachable table).
+
+        ``clearance``: the pusher's edge keeps at least this far from the block; ``node_clearance`` (larger)
+        places the graph nodes round the block.
+        """
+        if node_clearance <= clearance:
+            raise ValueError(f"node_clearance ({node_clearance}) must exceed clearance ({clearance})")
         self.limit = limit
+        self.clearance, self.node_clearance = clearance, node_clearance
         body = t_polygon(np.zeros(3))
-        nodes = np.asarray(body.buffer(PUSHER_RADIUS + NODE_CLEARANCE, quad_segs=2).exterior.coords)[:-1]
-        obstacle = body.buffer(PUSHER_RADIUS + OBSTACLE_CLEARANCE, quad_segs=8)
+        nodes = np.asarray(body.buffer(PUSHER_RADIUS + node_clearance, quad_segs=2).exterior.coords)[:-1]
+        obstacle = body.buffer(PUSHER_RADIUS + clearance, quad_segs=8)
         i, j = np.triu_indices(len(nodes), 1)
         visible = ~shapely.intersects(shapely.linestrings(np.stack([nodes[i], nodes[j]], axis=1)), obstacle)
         self._nodes = nodes
@@ -49,7 +56,7 @@ class TravelPlanner:
         if self._body.contains(Point(local)) or np.linalg.norm(away) < 1e-9:
             away = local  # inside the block itself: leave radially from its centre of mass
         away /= np.linalg.norm(away)
-        out = nearest + away * (PUSHER_RADIUS + NODE_CLEARANCE)
+        out = nearest + away * (PUSHER_RADIUS + self.node_clearance)
         return transform_points(out[None], block_pose)[0]
 
     def path(self, start: np.ndarray, goal: np.ndarray, block_pose: np.ndarray) -> np.ndarray:
@@ -108,17 +115,3 @@ def _dijkstra(dist: np.ndarray, source: int, target: int) -> list[int] | None:
         route.append(int(prev[route[-1]]))
     return route[::-1]
 
-
-def resample(waypoints: np.ndarray, max_step: float) -> np.ndarray:
-    """Points (K, 2) along the polyline after its first point, evenly spaced at most ``max_step`` apart.
-
-    The last point is the polyline's end; the spacing is uniform in arc length over the whole polyline.
-    """
-    seg = np.linalg.norm(np.diff(waypoints, axis=0), axis=1)
-    total = float(seg.sum())
-    if total < 1e-9:
-        return waypoints[-1:].copy()
-    count = int(np.ceil(total / max_step - 1e-9))
-    s = np.linspace(0.0, total, count + 1)[1:]
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    return np.stack([np.interp(s, cum, waypoints[:, k]) for k in range(2)], axis=1)
