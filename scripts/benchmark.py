@@ -3,6 +3,7 @@
     python scripts/benchmark.py env        # Push-T: env steps/s, render fps, expert success over 100 seeds, demo collection time
     python scripts/benchmark.py diffusion  # Diffusion Policy: chunk latency (DDPM-100 vs DDIM-10) and training samples/s per backbone
     python scripts/benchmark.py default_run  # the README's main job from scratch: wall time, success rate, mean score
+    python scripts/benchmark.py streaming  # Streaming DP vs Diffusion Policy: success, network calls and latency per step
 
 Figures are printed and written to docs/benchmarks/<suite>.json and docs/benchmarks/<suite>.md.
 """
@@ -251,10 +252,103 @@ def default_run_table(r: dict[str, Any]) -> str:
     ])
 
 
+# Streaming DP against Diffusion Policy: same dataset, backbone and training budget (the defaults).
+STREAMING_RUNS = {
+    "Diffusion Policy": ["policy=diffusion"],
+    "Streaming DP (mixed levels)": ["policy=streaming"],
+    "Streaming DP (chunk-wise levels only)": ["policy=streaming", "policy.constant_level_prob=0"],
+}
+
+
+def _train_once(name: str, overrides: list[str], run_dir: Path) -> dict[str, Any]:
+    """Train (and evaluate) one configuration unless a finished run is already in ``run_dir``: resumable."""
+    evals = sorted((run_dir / "eval").glob("step_*/eval.json"))
+    if not ((run_dir / "checkpoints" / "last").is_dir() and evals):
+        print(f"training {name}: {' '.join(overrides)} -> {run_dir}")
+        start = time.perf_counter()
+        resume = ["resume=true"] if (run_dir / "checkpoints" / "last").is_dir() else []
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *overrides, *resume, f"hydra.run.dir={run_dir}"],
+                       cwd=ROOT, check=True)
+        (run_dir / "train_seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
+        evals = sorted((run_dir / "eval").glob("step_*/eval.json"))
+    final = json.loads(evals[-1].read_text())
+    seconds = run_dir / "train_seconds.txt"
+    return {"overrides": overrides, "run_dir": str(run_dir.relative_to(ROOT)),
+            "train_minutes": float(seconds.read_text()) / 60 if seconds.exists() else None,
+            **{k: final[k] for k in ("success_rate", "mean_score", "num_episodes", "seed_start", "nfe")}}
+
+
+def streaming_suite(args: argparse.Namespace) -> dict[str, Any]:
+    """Train DP, SDP and the chunk-wise-only ablation; then time their checkpoints per control step, interleaved."""
+    import torch
+
+    from robopolicy.core import load_policy
+
+    root = ROOT / "outputs" / "benchmark" / "streaming"
+    runs = {name: _train_once(name, overrides, root / f"run{i}") for i, (name, overrides) in enumerate(STREAMING_RUNS.items())}
+    dp_name, sdp_name = list(STREAMING_RUNS)[:2]
+    policies = {name: load_policy(ROOT / runs[name]["run_dir"] / "checkpoints" / "last").eval() for name in (dp_name, sdp_name)}
+    samplers = {"DDIM-10": {"sampler": "ddim", "num_inference_steps": 10}, "DDPM-100": {"sampler": "ddpm", "num_inference_steps": 100}}
+    cells = [(p, s) for s in samplers for p in policies]
+    times: dict[tuple[str, str], list[float]] = {c: [] for c in cells}
+    nfe: dict[tuple[str, str], float] = {}
+    obs = _obs(next(iter(policies.values())).chunk_spec, 1)
+    with torch.no_grad():
+        for rep in range(args.calls + args.warmup):  # interleaved: every cell sees the same machine load
+            for name, sampler in cells:
+                if sum(times[(name, sampler)]) > args.cell_seconds:
+                    continue
+                policy = policies[name]
+                policy.configure_inference(**samplers[sampler])  # also resets the streaming buffer
+                if policy.executes_whole_chunks:
+                    policy.predict_chunk(obs)  # time the steady state, a buffer that has already rolled
+                start = time.perf_counter()
+                chunk = policy.predict_chunk(obs)
+                if rep >= args.warmup:
+                    times[(name, sampler)].append(time.perf_counter() - start)
+                nfe[(name, sampler)] = float(chunk.info["nfe"])
+    latency = {}
+    for (name, sampler), values in times.items():
+        ms = np.asarray(values) * 1000
+        ta = policies[name].chunk_spec.action_horizon
+        latency[f"{name} | {sampler}"] = {
+            "chunk_median_ms": float(np.median(ms)), "chunk_p95_ms": float(np.percentile(ms, 95)), "calls": len(values),
+            "nfe_per_chunk": nfe[(name, sampler)], "nfe_per_step": nfe[(name, sampler)] / ta,
+            "step_median_ms": float(np.median(ms)) / ta,
+        }
+    print("latency:", json.dumps(latency, indent=1))
+    return {"runs": runs, "latency": latency, "params_M": {n: p.num_parameters() / 1e6 for n, p in policies.items()}}
+
+
+def streaming_table(r: dict[str, Any]) -> str:
+    runs, latency = r["runs"], r["latency"]
+    dp = runs["Diffusion Policy"]
+    rows = ["| policy | overrides | success rate | mean score | train + eval time | nfe per chunk (default sampler) |", "|---|---|---|---|---|---|"]
+    for name, run in runs.items():
+        minutes = f"{run['train_minutes']:.1f} min" if run["train_minutes"] else "n/a"
+        rows.append(f"| {name} | `{' '.join(run['overrides'])}` | {run['success_rate']:.2f} | {run['mean_score']:.3f} | "
+                    f"{minutes} | {run['nfe']:g} |")
+    rows += ["", "| sampler | policy | nfe per control step | latency per chunk median / p95 (ms) | per control step (ms) | ratio to DP |",
+             "|---|---|---|---|---|---|"]
+    for cell, v in latency.items():
+        name, sampler = cell.split(" | ")
+        base = latency[f"Diffusion Policy | {sampler}"]
+        rows.append(f"| {sampler} | {name} | {v['nfe_per_step']:.3f} | {v['chunk_median_ms']:.2f} / {v['chunk_p95_ms']:.2f} | "
+                    f"{v['step_median_ms']:.3f} | nfe {v['nfe_per_step'] / base['nfe_per_step']:.2f}x, "
+                    f"latency {v['step_median_ms'] / base['step_median_ms']:.2f}x |")
+    return "\n".join(rows) + (
+        f"\n\nSuccess: {dp['num_episodes']} episodes from seeds {dp['seed_start']}.., EMA weights, each family's default "
+        "sampler (DDPM-100). Latency: batch 1, the trained checkpoints, cells interleaved after warm-up; a streaming call "
+        "is timed on a buffer that has already rolled once. Per control step = per chunk / Ta (Ta = 8 for both). "
+        "Run directories under `outputs/benchmark/streaming/` (not committed); rerunning skips finished runs."
+    )
+
+
 SUITES = {
     "env": (env_suite, env_table),
     "diffusion": (diffusion_suite, diffusion_table),
     "default_run": (default_run_suite, default_run_table),
+    "streaming": (streaming_suite, streaming_table),
 }
 
 
