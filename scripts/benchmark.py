@@ -252,11 +252,11 @@ def default_run_table(r: dict[str, Any]) -> str:
     ])
 
 
-# Streaming DP against Diffusion Policy: same dataset, backbone and training budget (the defaults).
-STREAMING_RUNS = {
-    "Diffusion Policy": ["policy=diffusion"],
-    "Streaming DP (mixed levels)": ["policy=streaming"],
-    "Streaming DP (chunk-wise levels only)": ["policy=streaming", "policy.constant_level_prob=0"],
+# Training runs the family suites share, by directory name under outputs/benchmark/runs/: (label, overrides).
+RUNS = {
+    "diffusion": ("Diffusion Policy", ["policy=diffusion"]),
+    "streaming": ("Streaming DP (mixed levels)", ["policy=streaming"]),
+    "streaming_chunkwise": ("Streaming DP (chunk-wise levels only)", ["policy=streaming", "policy.constant_level_prob=0"]),
 }
 
 
@@ -284,9 +284,9 @@ def streaming_suite(args: argparse.Namespace) -> dict[str, Any]:
 
     from robopolicy.core import load_policy
 
-    root = ROOT / "outputs" / "benchmark" / "streaming"
-    runs = {name: _train_once(name, overrides, root / f"run{i}") for i, (name, overrides) in enumerate(STREAMING_RUNS.items())}
-    dp_name, sdp_name = list(STREAMING_RUNS)[:2]
+    runs = {RUNS[slug][0]: _train_once(*RUNS[slug], ROOT / "outputs" / "benchmark" / "runs" / slug)
+            for slug in ("diffusion", "streaming", "streaming_chunkwise")}
+    dp_name, sdp_name = RUNS["diffusion"][0], RUNS["streaming"][0]
     policies = {name: load_policy(ROOT / runs[name]["run_dir"] / "checkpoints" / "last").eval() for name in (dp_name, sdp_name)}
     samplers = {"DDIM-10": {"sampler": "ddim", "num_inference_steps": 10}, "DDPM-100": {"sampler": "ddpm", "num_inference_steps": 100}}
     cells = [(p, s) for s in samplers for p in policies]
@@ -340,7 +340,7 @@ def streaming_table(r: dict[str, Any]) -> str:
         f"\n\nSuccess: {dp['num_episodes']} episodes from seeds {dp['seed_start']}.., EMA weights, each family's default "
         "sampler (DDPM-100). Latency: batch 1, the trained checkpoints, cells interleaved after warm-up; a streaming call "
         "is timed on a buffer that has already rolled once. Per control step = per chunk / Ta (Ta = 8 for both). "
-        "Run directories under `outputs/benchmark/streaming/` (not committed); rerunning skips finished runs."
+        "Run directories under `outputs/benchmark/runs/` (not committed); rerunning skips finished runs."
     )
 
 
