@@ -33,6 +33,9 @@ class EvalResult:
     episode_success: list[bool] = field(default_factory=list)
     episode_max_score: list[float] = field(default_factory=list)
     episode_length: list[int] = field(default_factory=list)
+    # Per-episode means of the per-environment values a family reports in Chunk.info (e.g. EBT's
+    # "energy"), averaged over the chunks predicted while the episode ran: {name: [value per episode]}.
+    episode_info: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     video: str | None = None
 
@@ -73,6 +76,7 @@ def evaluate_policy(
     successes: list[bool] = []
     scores: list[float] = []
     lengths: list[int] = []
+    episode_info: dict[str, list[float]] = {}
     frames: list[np.ndarray] = []
     latencies: list[float] = []
     nfes: list[float] = []
@@ -88,6 +92,8 @@ def evaluate_policy(
         successes += result[0]
         scores += result[1]
         lengths += result[2]
+        for name, values in result[3].items():
+            episode_info.setdefault(name, []).extend(values)
         latencies += runner.stats.latencies
         nfes += runner.stats.nfe
         bar.update(n)
@@ -109,13 +115,14 @@ def evaluate_policy(
         episode_success=successes,
         episode_max_score=scores,
         episode_length=lengths,
+        episode_info=episode_info,
         seconds=time.perf_counter() - start,
         video=video,
     )
 
 
 def _run_batch(envs: gym.vector.SyncVectorEnv, runner: PolicyRunner, seed: int, record: list[int],
-               frames: list[np.ndarray]) -> tuple[list[bool], list[float], list[int]]:
+               frames: list[np.ndarray]) -> tuple[list[bool], list[float], list[int], dict[str, list[float]]]:
     """One episode in each env of ``envs``; envs that finish keep stepping (their results are frozen)."""
     n = envs.num_envs
     obs, info = envs.reset(seed=[seed + i for i in range(n)])
@@ -123,17 +130,28 @@ def _run_batch(envs: gym.vector.SyncVectorEnv, runner: PolicyRunner, seed: int, 
     max_score = np.asarray(info["score"], dtype=np.float64).copy()
     length = np.zeros(n, dtype=int)
     done = np.zeros(n, dtype=bool)
+    info_sums: dict[str, np.ndarray] = {}
+    chunks = np.zeros(n)
     while not done.all():
         if record:
             frames.append(_tile([envs.envs[i].render() if not done[i] else _last_frame(frames, i, len(record)) for i in record]))
+        predicted = len(runner.stats.latencies)
         action = runner.act(obs)
+        if len(runner.stats.latencies) > predicted:  # a new chunk: collect its per-environment info
+            active = ~done
+            chunks[active] += 1
+            for name, value in runner.last_chunk.info.items():
+                if isinstance(value, torch.Tensor) and value.shape == (n,):
+                    sums = info_sums.setdefault(name, np.zeros(n))
+                    sums[active] += value.detach().cpu().numpy()[active]
         obs, _, terminated, truncated, info = envs.step(action)
         active = ~done
         max_score[active] = np.maximum(max_score[active], info["score"][active])
         success[active] |= info["success"][active]
         length[active] += 1
         done |= terminated | truncated
-    return success.tolist(), max_score.tolist(), length.tolist()
+    means = {name: (sums / np.maximum(chunks, 1)).tolist() for name, sums in info_sums.items()}
+    return success.tolist(), max_score.tolist(), length.tolist(), means
 
 
 def _tile(images: list[np.ndarray]) -> np.ndarray:

@@ -1,0 +1,40 @@
+"""A transformer that scores an (observation, action chunk) pair with one scalar energy."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from robopolicy.nets.transformer import TransformerBlock
+
+
+class EnergyTransformer(nn.Module):
+    """Observation tokens (B, To, Do) and an action chunk (B, T, Da) -> energy (B,).
+
+    The To observation tokens and T action tokens (each with a learned position embedding) form one
+    sequence that ``depth`` bidirectional pre-norm blocks process; every action token then gives a
+    scalar through a bias-free linear head, and the energy is their mean. Low energy = compatible.
+    GELU and softmax attention keep the energy twice differentiable, which training by unrolled
+    gradient descent on the chunk needs.
+    """
+
+    def __init__(self, action_dim: int, horizon: int, obs_horizon: int, obs_feature_dim: int, dim: int = 64,
+                 depth: int = 3, heads: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.obs_in = nn.Linear(obs_feature_dim, dim)
+        self.action_in = nn.Linear(action_dim, dim)
+        self.obs_pos = nn.Parameter(0.02 * torch.randn(1, obs_horizon, dim))
+        self.action_pos = nn.Parameter(0.02 * torch.randn(1, horizon, dim))
+        self.blocks = nn.ModuleList([TransformerBlock(dim, heads, dropout=dropout) for _ in range(depth)])
+        # No bias in the last norm or the head: a constant energy offset changes no gradient, so it could never learn.
+        self.norm = nn.LayerNorm(dim, bias=False)
+        self.head = nn.Linear(dim, 1, bias=False)
+        self.obs_horizon = obs_horizon
+
+    def forward(self, obs_tokens: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([self.obs_in(obs_tokens) + self.obs_pos, self.action_in(actions) + self.action_pos[:, : actions.shape[1]]], 1)
+        with sdpa_kernel(SDPBackend.MATH):  # the fused CPU/GPU kernels have no double backward
+            for block in self.blocks:
+                x = block(x)
+        return self.head(self.norm(x[:, self.obs_horizon :])).squeeze(-1).mean(dim=1)

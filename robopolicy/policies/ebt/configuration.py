@@ -1,0 +1,54 @@
+"""Hyper-parameters of the energy-based transformer policy (EBT-Policy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EBTConfig:
+    """Energy model size, the unrolled descent used in training, and inference settings.
+
+    Training: from ``init_std`` * N(0, I) (normalized action units) take S ~ U{train_steps_min..train_steps_max}
+    steps y <- y - alpha dE/dy, keeping the graph through every step (second order) unless
+    ``detach_between_steps``; ``langevin_std`` adds noise before each step (training only); the loss is the
+    mean squared error of every step's chunk (``loss_on_all_steps``) or of the last one. alpha = exp(log_alpha)
+    is learned (positive by construction) from ``step_size``.
+    Inference: ``inference_steps`` steps from noise, or from the previous chunk shifted by Ta (``warm_start``);
+    ``candidates`` (G) descents per requested sample, the lowest final energy wins; ``early_stop_tol`` > 0
+    stops once no sample's energy falls by more than that in a step.
+    """
+
+    dim: int = 64
+    depth: int = 3
+    heads: int = 4
+    dropout: float = 0.0
+    init_std: float = 1.0
+    step_size: float = 1.0
+    learn_step_size: bool = True
+    train_steps_min: int = 2
+    train_steps_max: int = 4
+    detach_between_steps: bool = False
+    langevin_std: float = 0.0
+    loss_on_all_steps: bool = True
+    inference_steps: int = 2
+    candidates: int = 1
+    warm_start: bool = False
+    early_stop_tol: float = 0.0
+    encoder: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.train_steps_min <= self.train_steps_max:
+            raise ValueError(
+                f"ebt: need 1 <= train_steps_min <= train_steps_max, got {self.train_steps_min} and {self.train_steps_max}"
+            )
+        for name in ("inference_steps", "candidates", "depth", "heads", "dim"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"ebt: {name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("step_size", "init_std"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"ebt: {name} must be positive, got {getattr(self, name)}")
+        for name in ("langevin_std", "early_stop_tol", "dropout"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"ebt: {name} must be >= 0, got {getattr(self, name)}")

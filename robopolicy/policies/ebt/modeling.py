@@ -1,0 +1,171 @@
+"""EBT-Policy: an energy over (observation, action chunk) pairs, and actions found by descending it.
+
+The model E(o, y) is an EnergyTransformer over the shared encoder's observation tokens and the
+normalized action chunk y (B, Tp, Da). Prediction is optimisation: from an initial chunk y_0,
+
+    y_{k+1} = y_k - alpha * dE(o, y_k)/dy_k,        alpha = exp(log_alpha) > 0, learned,
+
+and the lowest-energy chunk among G candidates is returned, with its energy as a confidence signal.
+Training unrolls the same descent for a random number of steps S from noise and regresses every y_k
+on the demonstration chunk, back-propagating through the steps (second-order: the energy gradient is
+built with create_graph=True), so the network learns an energy whose descent lands on the data
+(Gladstone et al. 2025, "Energy-Based Transformers are Scalable Learners and Thinkers").
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange, repeat
+from torch import nn
+
+from robopolicy.core import ACTION_KEY, Chunk, ChunkSpec, Normalizer, ObsDict, Policy, ShapeMeta, register_policy
+from robopolicy.core.config import dataclass_from_dict, dataclass_to_dict
+from robopolicy.encoders import EncoderConfig, ObsEncoder
+from robopolicy.nets.energy import EnergyTransformer
+from robopolicy.policies.ebt.configuration import EBTConfig
+
+
+@register_policy("ebt")
+class EBTPolicy(Policy):
+    """Energy-based transformer policy on the shared ObsEncoder (see the module docstring)."""
+
+    def __init__(self, shape_meta: ShapeMeta, chunk_spec: ChunkSpec, normalizer: Normalizer, config: dict[str, Any]) -> None:
+        cfg = dataclass_from_dict(EBTConfig, config, "ebt policy")
+        super().__init__(shape_meta, chunk_spec, normalizer, dataclass_to_dict(cfg))
+        self.cfg = cfg
+        self.encoder = ObsEncoder(shape_meta, EncoderConfig.from_dict(cfg.encoder))
+        self.energy_net = EnergyTransformer(
+            shape_meta.action_dim, chunk_spec.pred_horizon, chunk_spec.obs_horizon, self.encoder.feature_dim,
+            cfg.dim, cfg.depth, cfg.heads, cfg.dropout,
+        )
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg.step_size)), requires_grad=cfg.learn_step_size)
+        self.executes_whole_chunks = cfg.warm_start  # a warm start assumes the previous chunk was executed
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous chunk (the warm start)."""
+        self._previous: torch.Tensor | None = None  # (N, Tp, Da) normalized
+
+    def configure_inference(self, **options: Any) -> None:
+        """Change inference_steps, candidates, warm_start or early_stop_tol of a trained policy."""
+        allowed = {"inference_steps", "candidates", "warm_start", "early_stop_tol"}
+        if set(options) - allowed:
+            raise ValueError(f"ebt inference options are {sorted(allowed)}; got {sorted(options)}")
+        self.cfg = dataclass_from_dict(EBTConfig, {**dataclass_to_dict(self.cfg), **options}, "ebt policy")
+        self.config = dataclass_to_dict(self.cfg)
+        self.executes_whole_chunks = self.cfg.warm_start
+        self.reset()
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        """The descent step size (scalar, > 0)."""
+        return self.log_alpha.exp()
+
+    def encode_obs(self, obs: ObsDict) -> torch.Tensor:
+        """Raw observations {key: (B, To, ...)} -> observation tokens (B, To, D)."""
+        return self.encoder(self.normalizer.normalize_obs(obs))
+
+    def energy(self, obs_tokens: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
+        """E(o, y) (N,) for observation tokens (N, To, D) and normalized chunks (N, Tp, Da)."""
+        return self.energy_net(obs_tokens, chunk)
+
+    def descend(
+        self, obs_tokens: torch.Tensor, chunk: torch.Tensor, steps: int, *, create_graph: bool, langevin_std: float = 0.0,
+        detach_between_steps: bool = False, early_stop_tol: float = 0.0,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Up to ``steps`` steps y <- y - alpha dE/dy from ``chunk`` (N, Tp, Da).
+
+        Returns the chunks [y_1, ..., y_S] and the energies [E(y_0), ..., E(y_{S-1})] they were stepped from.
+        With ``create_graph`` the steps stay differentiable (training); otherwise every y is detached.
+        """
+        chunks, energies = [], []
+        y = chunk
+        for _ in range(steps):
+            if detach_between_steps or not create_graph:
+                y = y.detach()
+            if not y.requires_grad:
+                y = y.requires_grad_(True)
+            if langevin_std > 0:
+                y = y + langevin_std * torch.randn_like(y)
+            energy = self.energy(obs_tokens, y)
+            (grad,) = torch.autograd.grad(energy.sum(), y, create_graph=create_graph)
+            if energies and early_stop_tol > 0 and bool((energies[-1] - energy.detach()).max() <= early_stop_tol):
+                break  # the previous step lowered no sample's energy by more than the tolerance
+            y = y - self.alpha * grad
+            chunks.append(y if create_graph else y.detach())
+            energies.append(energy.detach())
+        return chunks, energies
+
+    # --- training ----------------------------------------------------------------------------------
+    def compute_loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        x0 = self.normalizer.normalize(ACTION_KEY, batch["action"].float())  # (B, Tp, Da)
+        tokens = self.encode_obs(batch["obs"])
+        steps = random.randint(self.cfg.train_steps_min, self.cfg.train_steps_max)
+        start = self.cfg.init_std * torch.randn_like(x0)
+        chunks, energies = self.descend(
+            tokens, start, steps, create_graph=True, langevin_std=self.cfg.langevin_std,
+            detach_between_steps=self.cfg.detach_between_steps,
+        )
+        errors = [F.mse_loss(y, x0) for y in chunks]
+        loss = torch.stack(errors).mean() if self.cfg.loss_on_all_steps else errors[-1]
+        return loss, {
+            "loss": loss.item(), "final_mse": errors[-1].item(), "alpha": self.alpha.item(),
+            "energy_drop": (energies[0] - energies[-1]).mean().item() if len(energies) > 1 else 0.0, "steps": steps,
+        }
+
+    # --- inference ---------------------------------------------------------------------------------
+    def predict_chunk(
+        self,
+        obs: ObsDict,
+        *,
+        num_samples: int = 1,
+        noise: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Chunk:
+        """K chunks per observation, each the lowest-energy of G descents (G = ``candidates``).
+
+        noise: the initial chunks in normalized units, (B, Tp, Da) or (B, K, Tp, Da); with G > 1 one more
+        axis before (Tp, Da): (B, G, Tp, Da) or (B, K, G, Tp, Da). Inference is deterministic given it.
+        info: ``energy`` (B,) or (B, K), the final energy of the returned chunk; ``steps``, descent steps
+        taken; ``nfe``, energy evaluations (steps + 1 for the final energy).
+        """
+        self._check_num_samples(num_samples)
+        with torch.no_grad():
+            tokens = self.encode_obs(obs)
+        b, k, g = tokens.shape[0], num_samples, self.cfg.candidates
+        tp, da = self.chunk_spec.pred_horizon, self.shape_meta.action_dim
+        n = b * k * g
+        if noise is not None:
+            expected = (b, *((k,) if k > 1 else ()), *((g,) if g > 1 else ()), tp, da)
+            if tuple(noise.shape) != expected:
+                raise ValueError(f"noise must have shape {expected} (normalized units), got {tuple(noise.shape)}")
+            start = noise.reshape(n, tp, da).to(tokens.device, torch.float32)
+        elif self._previous is not None and self.cfg.warm_start:
+            if self._previous.shape[0] != n:
+                raise ValueError("ebt: the warm start holds a different batch; call reset() before changing it")
+            ta = self.chunk_spec.action_horizon
+            start = torch.cat([self._previous[:, ta:], self._previous[:, -1:].expand(-1, ta, -1)], dim=1)
+        else:
+            start = self.cfg.init_std * torch.randn((n, tp, da), generator=generator, device=tokens.device)
+        tokens = repeat(tokens, "b t d -> (b s) t d", s=k * g)
+        with torch.enable_grad():
+            chunks, _ = self.descend(tokens, start, self.cfg.inference_steps, create_graph=False,
+                                     early_stop_tol=self.cfg.early_stop_tol)
+        final = chunks[-1]
+        with torch.no_grad():
+            energy = self.energy(tokens, final)
+        best = rearrange(energy, "(bk g) -> bk g", g=g).argmin(dim=1)  # (B*K,)
+        final = rearrange(final, "(bk g) t d -> bk g t d", g=g)[torch.arange(b * k), best]
+        energy = rearrange(energy, "(bk g) -> bk g", g=g)[torch.arange(b * k), best]
+        if self.cfg.warm_start:
+            self._previous = repeat(final, "bk t d -> (bk g) t d", g=g)
+        full = self.normalizer.unnormalize(ACTION_KEY, final)
+        if k > 1:
+            full, energy = rearrange(full, "(b k) t d -> b k t d", k=k), rearrange(energy, "(b k) -> b k", k=k)
+        info = {"energy": energy, "steps": len(chunks), "nfe": len(chunks) + 1}
+        return Chunk(actions=full[..., self.chunk_spec.executed, :], full=full, info=info)

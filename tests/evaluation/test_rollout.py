@@ -1,0 +1,32 @@
+"""The evaluator: per-episode means of what a family reports per environment in Chunk.info."""
+
+from __future__ import annotations
+
+import torch
+
+from robopolicy.evaluation.rollout import evaluate_policy
+from tests.tiny_policy import TinyPolicy
+
+PUSHT = {"env_name": "robopolicy/PushT-v0", "type": 2, "env_kwargs": {"max_steps": 10}}
+
+
+class CountingPolicy(TinyPolicy):
+    """Reports, per environment, how many chunks it has predicted so far as its "energy"."""
+
+    def reset(self) -> None:
+        self.calls = 0
+
+    def predict_chunk(self, obs, **kwargs):
+        chunk = super().predict_chunk(obs, **kwargs)
+        self.calls += 1
+        chunk.info["energy"] = torch.full((obs["agent_pos"].shape[0],), float(self.calls))
+        chunk.info["not_per_env"] = torch.zeros(7)
+        return chunk
+
+
+def test_per_environment_chunk_info_is_averaged_per_episode(low_dim_meta, chunk_spec, tiny_policy):
+    policy = CountingPolicy(low_dim_meta, chunk_spec, tiny_policy.normalizer, {})
+    result = evaluate_policy(policy, PUSHT, num_episodes=3, num_envs=3, progress=False)
+    # 10 steps with Ta = 4: chunks at steps 0, 4 and 8 (energies 1, 2, 3) in every episode.
+    assert result.episode_length == [10, 10, 10]
+    assert result.episode_info == {"energy": [2.0, 2.0, 2.0]}

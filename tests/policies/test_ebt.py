@@ -1,0 +1,131 @@
+"""EBT-Policy: scalar energies, unrolled second-order training, deterministic descent, best-of-G, warm start."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from robopolicy.core import ChunkSpec
+from robopolicy.policies.ebt import EBTPolicy
+from tests.conftest import fitted_normalizer, random_obs
+
+SPEC = ChunkSpec(obs_horizon=2, pred_horizon=6, action_horizon=3)
+TINY = {"dim": 16, "depth": 1, "heads": 2}
+
+
+def make_policy(meta, **overrides) -> EBTPolicy:
+    torch.manual_seed(0)
+    return EBTPolicy(meta, SPEC, fitted_normalizer(meta), {**TINY, **overrides}).eval()
+
+
+def test_energy_is_one_scalar_per_sample(low_dim_meta):
+    policy = make_policy(low_dim_meta)
+    tokens = policy.encode_obs(random_obs(low_dim_meta, batch=5, horizon=2))
+    assert policy.energy(tokens, torch.randn(5, 6, 2)).shape == (5,)
+
+
+def test_gradients_reach_alpha_and_the_network_through_the_unrolled_steps(low_dim_meta):
+    policy = make_policy(low_dim_meta, train_steps_min=3, train_steps_max=3).train()
+    obs = random_obs(low_dim_meta, batch=8, horizon=2)
+    loss, metrics = policy.compute_loss({"obs": obs, "action": torch.rand(8, 6, 2)})
+    loss.backward()
+    assert metrics["steps"] == 3 and policy.log_alpha.grad is not None and policy.log_alpha.grad.abs() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in policy.energy_net.parameters())
+    # Second order: the loss depends on the network only through dE/dy, so the head gets a gradient
+    # exclusively through the differentiated energy gradients.
+    assert policy.energy_net.head.weight.grad.abs().sum() > 0
+
+
+def _fit_toy(meta) -> tuple[EBTPolicy, dict[str, torch.Tensor]]:
+    """Train on chunks that are a fixed function of the observation; return the policy and held-out obs."""
+    policy = make_policy(meta, dim=32, depth=2).train()
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=3e-3)
+
+    def batch(seed: int, size: int) -> dict:
+        obs = random_obs(meta, batch=size, horizon=2, seed=seed)
+        target = obs["agent_pos"][:, -1:, :].expand(-1, 6, -1) * torch.linspace(0.5, 1.0, 6)[None, :, None]
+        return {"obs": obs, "action": target}
+
+    for step in range(150):
+        loss, _ = policy.compute_loss(batch(step, 64))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return policy.eval(), batch(10_000, 32)
+
+
+def test_a_descent_step_lowers_the_energy_of_a_trained_model_on_held_out_observations(low_dim_meta):
+    policy, held_out = _fit_toy(low_dim_meta)
+    tokens = policy.encode_obs(held_out["obs"])
+    start = torch.randn(32, 6, 2, generator=torch.Generator().manual_seed(0))
+    with torch.enable_grad():
+        (after,), (before,) = policy.descend(tokens, start, 1, create_graph=False)
+    with torch.no_grad():
+        assert (policy.energy(tokens, after) < before).float().mean() > 0.9
+        chunk = policy.predict_chunk(held_out["obs"], noise=start)
+    error = (chunk.full - held_out["action"]).abs().mean()
+    assert error < (start - held_out["action"]).abs().mean() / 3, error
+
+
+def test_inference_is_deterministic_given_noise_and_langevin_noise_is_training_only(low_dim_meta):
+    policy = make_policy(low_dim_meta, langevin_std=0.5)
+    obs = random_obs(low_dim_meta, batch=3, horizon=2)
+    w = torch.randn(3, 6, 2)
+    a, b = policy.predict_chunk(obs, noise=w), policy.predict_chunk(obs, noise=w)
+    torch.testing.assert_close(a.full, b.full, rtol=0, atol=0)
+    assert (policy.predict_chunk(obs, noise=torch.randn_like(w)).full - a.full).abs().max() > 1e-5
+    assert a.actions.shape == (3, 3, 2) and a.info["energy"].shape == (3,) and a.info["steps"] == 2 and a.info["nfe"] == 3
+    with pytest.raises(ValueError, match="noise must have shape"):
+        policy.predict_chunk(obs, noise=w[:, :5])
+
+
+def test_best_of_g_returns_the_lowest_energy_candidate_for_each_of_k_samples(low_dim_meta):
+    policy = make_policy(low_dim_meta, candidates=3)
+    obs = random_obs(low_dim_meta, batch=2, horizon=2)
+    w = torch.randn(2, 4, 3, 6, 2)
+    chunk = policy.predict_chunk(obs, num_samples=4, noise=w)
+    assert chunk.full.shape == (2, 4, 6, 2) and chunk.info["energy"].shape == (2, 4)
+    policy.configure_inference(candidates=1)
+    singles = [policy.predict_chunk(obs, num_samples=4, noise=w[:, :, g]) for g in range(3)]
+    energies = torch.stack([s.info["energy"] for s in singles], dim=-1)  # (B, K, G)
+    torch.testing.assert_close(chunk.info["energy"], energies.min(dim=-1).values, rtol=1e-5, atol=1e-6)
+    best = energies.argmin(dim=-1)
+    expected = torch.stack([singles[int(best[i, j])].full[i, j] for i in range(2) for j in range(4)]).reshape(2, 4, 6, 2)
+    torch.testing.assert_close(chunk.full, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_warm_start_continues_from_the_shifted_previous_chunk_and_reset_forgets_it(low_dim_meta):
+    policy = make_policy(low_dim_meta, warm_start=True, inference_steps=1)
+    assert policy.executes_whole_chunks
+    obs = random_obs(low_dim_meta, batch=2, horizon=2)
+    first = policy.predict_chunk(obs, noise=torch.randn(2, 6, 2))
+    previous = policy.normalizer.normalize("action", first.full)
+    shifted = torch.cat([previous[:, 3:], previous[:, -1:].expand(-1, 3, -1)], dim=1)
+    second = policy.predict_chunk(obs)
+    torch.testing.assert_close(second.full, policy.predict_chunk(obs, noise=shifted).full, rtol=1e-5, atol=1e-5)
+    policy.reset()
+    assert policy._previous is None
+
+
+def test_early_stop_ends_the_descent_when_the_energy_stops_falling(low_dim_meta):
+    policy = make_policy(low_dim_meta, inference_steps=5)
+    obs = random_obs(low_dim_meta, batch=2, horizon=2)
+    assert policy.predict_chunk(obs).info["steps"] == 5
+    policy.configure_inference(early_stop_tol=1e9)
+    assert policy.predict_chunk(obs).info["steps"] == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"train_steps_min": 3, "train_steps_max": 2}, "train_steps_min <= train_steps_max"),
+        ({"step_size": 0.0}, "step_size must be positive"),
+        ({"candidates": 0}, "candidates must be a positive integer"),
+        ({"langevin_std": -1.0}, "langevin_std must be >= 0"),
+    ],
+)
+def test_config_errors(low_dim_meta, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        make_policy(low_dim_meta, **overrides)
+    with pytest.raises(ValueError, match="ebt inference options"):
+        make_policy(low_dim_meta).configure_inference(sampler="ddim")
