@@ -83,6 +83,19 @@ def test_a_streaming_checkpoint_evaluates_through_the_same_eval_script(tmp_path,
 
 
 @pytest.mark.slow
+def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, dataset):
+    run_dir = tmp_path / "run"
+    run("train.py", "policy=ebt", "policy.dim=16", "policy.depth=1", f"task.dataset={dataset}", "training.num_steps=4",
+        "training.batch_size=8", "eval.num_episodes=0", "logging.mode=disabled", f"hydra.run.dir={run_dir}")
+    last = run_dir / "checkpoints" / "last"
+    assert type(load_policy(last)).__name__ == "EBTPolicy"
+    run("eval.py", f"checkpoint={last}", "num_episodes=2", "num_envs=2", "video_episodes=0", "+inference.inference_steps=3")
+    result = json.loads((last / "eval" / "eval.json").read_text())
+    assert result["num_episodes"] == 2 and result["nfe"] == 4  # 3 descent steps + the final energy
+    assert len(result["episode_info"]["energy"]) == 2  # each episode's mean chunk energy
+
+
+@pytest.mark.slow
 def test_resume_through_the_script(tmp_path, dataset):
     run_dir = tmp_path / "run"
     common = [f"task.dataset={dataset}", "training.checkpoint_every=4", "eval.num_episodes=0", f"hydra.run.dir={run_dir}", *TINY]
