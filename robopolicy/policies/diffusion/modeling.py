@@ -123,6 +123,18 @@ class DiffusionPolicy(Policy):
             x = self.scheduler.step(self.denoise(x, steps, cond), t, x, generator=generator).prev_sample
         return x
 
+    def initial_noise(
+        self, noise: torch.Tensor | None, batch: int, num_samples: int, device: torch.device, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """``noise`` as given ((B, Tp, Da), or (B, K, Tp, Da) for K > 1), checked and flattened to (B*K, Tp, Da); else a fresh draw."""
+        shape = (batch * num_samples, self.chunk_spec.pred_horizon, self.shape_meta.action_dim)
+        if noise is None:
+            return torch.randn(shape, generator=generator, device=device)
+        expected = (batch, num_samples, *shape[1:]) if num_samples > 1 else (batch, *shape[1:])
+        if tuple(noise.shape) != expected:
+            raise ValueError(f"noise must have shape {expected} (normalized units), got {tuple(noise.shape)}")
+        return noise.reshape(shape).to(device, torch.float32)
+
     @torch.no_grad()
     def predict_chunk(
         self,
@@ -134,15 +146,8 @@ class DiffusionPolicy(Policy):
     ) -> Chunk:
         self._check_num_samples(num_samples)
         cond = self.encode_obs(obs)
-        b, k = cond.shape[0], num_samples
-        shape = (b * k, self.chunk_spec.pred_horizon, self.shape_meta.action_dim)
-        if noise is None:
-            noise = torch.randn(shape, generator=generator, device=cond.device)
-        else:
-            expected = (b, k, *shape[1:]) if k > 1 else (b, *shape[1:])
-            if tuple(noise.shape) != expected:
-                raise ValueError(f"noise must have shape {expected} (normalized units), got {tuple(noise.shape)}")
-            noise = noise.reshape(shape).to(cond.device, torch.float32)
+        k = num_samples
+        noise = self.initial_noise(noise, cond.shape[0], k, cond.device, generator)
         cond = repeat(cond, "b d -> (b k) d", k=k)
         full = self.normalizer.unnormalize(ACTION_KEY, self.sample(cond, noise, generator))
         if k > 1:

@@ -136,19 +136,12 @@ class StreamingDiffusionPolicy(DiffusionPolicy):
         self._check_num_samples(num_samples)
         cond = self.encode_obs(obs)
         b, k = cond.shape[0], num_samples
-        shape = (b * k, self.chunk_spec.pred_horizon, self.shape_meta.action_dim)
-        if self._buffer is not None and self._buffer.shape[0] != shape[0]:
+        if self._buffer is not None and self._buffer.shape[0] != b * k:
             raise ValueError(
                 f"streaming: the buffer holds {self._buffer.shape[0]} sequences but this call asks for {b}x{k}; "
                 "call reset() before changing the batch size or num_samples"
             )
-        if noise is None:
-            noise = torch.randn(shape, generator=generator, device=cond.device)
-        else:
-            expected = (b, k, *shape[1:]) if k > 1 else (b, *shape[1:])
-            if tuple(noise.shape) != expected:
-                raise ValueError(f"noise must have shape {expected} (normalized units), got {tuple(noise.shape)}")
-            noise = noise.reshape(shape).to(cond.device, torch.float32)
+        noise = self.initial_noise(noise, b, k, cond.device, generator)
         cond = repeat(cond, "b d -> (b k) d", k=k)
 
         self.advance_buffer(noise)
