@@ -16,7 +16,8 @@ three questions, each with a smooth function of the observation except where not
    until another one scores ``SWITCH_MARGIN`` better or its own cosine falls below ``MIN_COSINE``
    (hysteresis, so it does not dither between neighbours).
 3. *How to act on it?* Away from the contact, the pusher travels towards a staging point behind it at
-   ``TRAVEL_SPEED`` per step along the shortest path round the block (``travel.TravelPlanner``). At
+   ``TRAVEL_SPEED`` per step along the shortest path that keeps ``TRAVEL_CLEARANCE`` from the block
+   (``travel.TravelPlanner``), wide enough that an imitator a few millimetres off does not bump it. At
    the contact, the target is the body-fixed contact point advanced along the push direction by a
    proportional step: the distance that would remove ``GAIN`` of the error component the twist can
    remove, clipped to [``MIN_PUSH``, ``MAX_PUSH``]. The pushes shrink as the block nears the goal, which
