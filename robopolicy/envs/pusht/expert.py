@@ -23,9 +23,10 @@ three questions, each with a smooth function of the observation except where not
    remove, clipped to [``MIN_PUSH``, ``MAX_PUSH``]. The pushes shrink as the block nears the goal, which
    gives the ~1.6 mm / 0.04 rad precision that 0.95 coverage needs.
 
-Demonstrations differ by initial state only: the law is deterministic. An earlier expert that planned
-each push by simulating candidates solved episodes in fewer steps but jumped between plans, and no
-learner imitated it (docs/benchmarks/experiments.md).
+The law is deterministic; datasets vary through the initial states and the DART noise that collection
+adds to the executed actions (robopolicy/data/collect.py). An earlier expert that planned each push by
+simulating candidates solved episodes in fewer steps but jumped between plans, and Diffusion Policy
+imitated it clearly worse (docs/benchmarks/experiments.md).
 """
 
 from __future__ import annotations
