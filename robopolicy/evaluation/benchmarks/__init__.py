@@ -1,0 +1,14 @@
+"""Benchmark suites behind ``python scripts/benchmark.py <suite>``: each is (run(args) -> results, table(results) -> markdown)."""
+
+from robopolicy.evaluation.benchmarks import default_run, diffusion, ebt, env, streaming
+from robopolicy.evaluation.benchmarks.common import machine
+
+SUITES = {
+    "env": (env.env_suite, env.env_table),
+    "diffusion": (diffusion.diffusion_suite, diffusion.diffusion_table),
+    "default_run": (default_run.default_run_suite, default_run.default_run_table),
+    "streaming": (streaming.streaming_suite, streaming.streaming_table),
+    "ebt": (ebt.ebt_suite, ebt.ebt_table),
+}
+
+__all__ = ["SUITES", "machine"]
