@@ -1,6 +1,6 @@
 """Collision-free pusher paths around the T block, for repositioning the pusher between pushes.
 
-The obstacle is the T outline inflated by the pusher radius plus a small clearance. Paths are shortest
+The obstacle is the T outline inflated by the pusher radius plus the caller's clearance. Paths are shortest
 paths in a visibility graph whose nodes are the vertices of the T inflated by a larger margin (rounded
 corners). That node polygon and its internal visibility edges are fixed in the block frame, so they are
 computed once; each query only transforms them and tests the edges from the start and goal points.
@@ -15,14 +15,11 @@ from shapely.geometry import Point
 from robopolicy.envs.pusht.geometry import t_polygon, transform_points
 from robopolicy.envs.pusht.model import PUSHER_RADIUS
 
-OBSTACLE_CLEARANCE = 0.002  # default: the pusher's edge stays at least this far from the block while travelling
-NODE_CLEARANCE = 0.008  # default: graph nodes lie this far outside the block (beyond the pusher radius)
-
 
 class TravelPlanner:
     """Shortest pusher paths that keep the pusher disk clear of a T block at a given pose."""
 
-    def __init__(self, limit: float, clearance: float = OBSTACLE_CLEARANCE, node_clearance: float = NODE_CLEARANCE) -> None:
+    def __init__(self, limit: float, clearance: float, node_clearance: float) -> None:
         """``limit``: the pusher centre must stay within +-limit on both axes (the reachable table).
 
         ``clearance``: the pusher's edge keeps at least this far from the block; ``node_clearance`` (larger)
@@ -31,7 +28,7 @@ class TravelPlanner:
         if node_clearance <= clearance:
             raise ValueError(f"node_clearance ({node_clearance}) must exceed clearance ({clearance})")
         self.limit = limit
-        self.clearance, self.node_clearance = clearance, node_clearance
+        self.node_clearance = node_clearance
         body = t_polygon(np.zeros(3))
         nodes = np.asarray(body.buffer(PUSHER_RADIUS + node_clearance, quad_segs=2).exterior.coords)[:-1]
         obstacle = body.buffer(PUSHER_RADIUS + clearance, quad_segs=8)
