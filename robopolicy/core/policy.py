@@ -31,6 +31,8 @@ class Policy(nn.Module, ABC):
     # True for families with state carried between calls (Streaming DP's buffer) that assume every
     # predicted chunk's Ta actions are executed before the next call: no early replanning or ensembling.
     executes_whole_chunks: ClassVar[bool] = False
+    # Training metrics (keys of compute_loss's dict) the trainer's progress bar shows beside the loss.
+    progress_metrics: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, shape_meta: ShapeMeta, chunk_spec: ChunkSpec, normalizer: Normalizer, config: Mapping[str, Any]) -> None:
         super().__init__()
@@ -58,6 +60,9 @@ class Policy(nn.Module, ABC):
         noise: the initial latent of a generative family, (B, Tp, Da) or (B, K, Tp, Da), in normalized units;
         with it (and a deterministic sampler) the chunk is a deterministic function of (obs, noise).
         """
+
+    def check_training_budget(self, num_steps: int) -> None:
+        """Raise a clear error before training if ``num_steps`` cannot train this policy (e.g. multi-stage families)."""
 
     def reset(self) -> None:
         """Clear per-episode state (streaming buffers, warm starts). Stateless families need nothing."""

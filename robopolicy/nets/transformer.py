@@ -11,8 +11,29 @@ from torch import nn
 from robopolicy.nets.embeddings import StepEncoder
 
 
+class KVCache:
+    """Keys and values of the tokens a self-attention layer has already seen, (B, H, M, d) each.
+
+    Incremental decoding passes one cache per layer: each call appends its tokens' keys and values and
+    attends over everything cached so far, so earlier tokens are never recomputed.
+    """
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    def extend(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.keys is not None:
+            keys, values = torch.cat([self.keys, keys], dim=2), torch.cat([self.values, values], dim=2)
+        self.keys, self.values = keys, values
+        return keys, values
+
+
 class Attention(nn.Module):
-    """Multi-head attention (B, N, D) x (B, M, D) -> (B, N, D) with an optional boolean mask (N, M), True = may attend."""
+    """Multi-head attention (B, N, D) x (B, M, D) -> (B, N, D) with an optional boolean mask (N, M), True = may attend.
+
+    With a ``cache`` (self-attention only) the new tokens also attend to every token cached before them.
+    """
 
     def __init__(self, dim: int, heads: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -23,10 +44,13 @@ class Attention(nn.Module):
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                cache: KVCache | None = None) -> torch.Tensor:
         context = x if context is None else context
         q = rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads)
         k, v = rearrange(self.kv(context), "b m (two h d) -> two b h m d", two=2, h=self.heads)
+        if cache is not None:
+            k, v = cache.extend(k, v)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(rearrange(out, "b h n d -> b n (h d)"))
 
@@ -56,16 +80,16 @@ class TransformerBlock(nn.Module):
             nn.init.zeros_(self.modulation[-1].bias)
 
     def forward(self, x: torch.Tensor, *, context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                cond: torch.Tensor | None = None) -> torch.Tensor:
+                cond: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
         if self.modulation is not None:
             if cond is None:
                 raise ValueError("this block uses adaptive layer norm and needs cond")
             mod = self.modulation(cond)
             mod = mod[:, None] if mod.dim() == 2 else mod
             shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)
-            x = x + gate1 * self.attn(self.norm1(x) * (1 + scale1) + shift1, mask=mask)
+            x = x + gate1 * self.attn(self.norm1(x) * (1 + scale1) + shift1, mask=mask, cache=cache)
         else:
-            x = x + self.attn(self.norm1(x), mask=mask)
+            x = x + self.attn(self.norm1(x), mask=mask, cache=cache)
         if self.cross is not None:
             if context is None:
                 raise ValueError("this block cross-attends and needs context")

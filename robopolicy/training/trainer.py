@@ -76,6 +76,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------- the loop
     def fit(self, resume: bool = False) -> TrainResult:
         cfg = self.cfg
+        self.policy.check_training_budget(cfg.num_steps)
         if cfg.num_threads > 0:
             torch.set_num_threads(cfg.num_threads)
         if resume:
@@ -93,7 +94,8 @@ class Trainer:
             if self.step % cfg.log_every == 0 or self.step == cfg.num_steps:
                 rate = window_steps * cfg.batch_size / (time.perf_counter() - window_start)
                 window_start, window_steps = time.perf_counter(), 0
-                bar.set_postfix(loss=f"{loss_value:.4f}", samples_per_s=f"{rate:.0f}")
+                shown = {k: metrics[k] for k in self.policy.progress_metrics if k in metrics}
+                bar.set_postfix(**shown, loss=f"{loss_value:.4f}", samples_per_s=f"{rate:.0f}")
                 self._log({**metrics, "loss": loss_value, "lr": self.lr_schedule.get_last_lr()[0], "samples_per_s": rate})
             bar.update(1)
             final = self.step == cfg.num_steps

@@ -96,6 +96,28 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
 
 
 @pytest.mark.slow
+def test_a_carp_checkpoint_holds_both_stages_and_evaluates_through_the_same_eval_script(tmp_path, dataset):
+    run_dir = tmp_path / "run"
+    out = run("train.py", "policy=carp", "policy.tokenizer_steps=3", "policy.dim=16", "policy.depth=1",
+              "policy.codebook_size=16", "policy.tokenizer_channels=8", f"task.dataset={dataset}", "training.num_steps=6",
+              "training.batch_size=8", "training.log_every=1", "eval.num_episodes=0", "logging.mode=disabled",
+              f"hydra.run.dir={run_dir}")
+    assert "stage=1" in out.stderr and "stage=2" in out.stderr  # the progress bar shows the stage
+    logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["stage"] for row in logged if "stage" in row] == [1, 1, 1, 2, 2, 2]
+    last = run_dir / "checkpoints" / "last"
+    policy = load_policy(last)
+    assert type(policy).__name__ == "CARPPolicy" and policy.tokenizer_frozen
+    run("eval.py", f"checkpoint={last}", "num_episodes=2", "num_envs=2", "video_episodes=0")
+    result = json.loads((last / "eval" / "eval.json").read_text())
+    assert result["num_episodes"] == 2 and result["nfe"] == 4  # one transformer pass per scale
+    assert len(result["episode_info"]["log_prob"]) == 2
+    too_short = run("train.py", "policy=carp", "policy.tokenizer_steps=10", f"task.dataset={dataset}", "training.num_steps=5",
+                    "logging.mode=disabled", f"hydra.run.dir={tmp_path / 'short'}", check=False)
+    assert too_short.returncode != 0 and "leaves no steps for the transformer" in too_short.stderr
+
+
+@pytest.mark.slow
 def test_resume_through_the_script(tmp_path, dataset):
     run_dir = tmp_path / "run"
     common = [f"task.dataset={dataset}", "training.checkpoint_every=4", "eval.num_episodes=0", f"hydra.run.dir={run_dir}", *TINY]
