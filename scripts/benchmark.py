@@ -5,6 +5,7 @@
     python scripts/benchmark.py default_run  # the README's main job from scratch: wall time, success rate, mean score
     python scripts/benchmark.py streaming  # Streaming DP vs Diffusion Policy: success, network calls and latency per step
     python scripts/benchmark.py ebt        # EBT-Policy vs Diffusion Policy: success, latency, energy as uncertainty
+    python scripts/benchmark.py carp       # CARP vs Diffusion Policy: success, latency, parameters, tokenizer quality
 
 Figures are printed and written to docs/benchmarks/<suite>.json and docs/benchmarks/<suite>.md.
 The suites live in robopolicy/evaluation/benchmarks/.

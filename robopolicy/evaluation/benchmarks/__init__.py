@@ -1,6 +1,6 @@
 """Benchmark suites behind ``python scripts/benchmark.py <suite>``: each is (run(args) -> results, table(results) -> markdown)."""
 
-from robopolicy.evaluation.benchmarks import default_run, diffusion, ebt, env, streaming
+from robopolicy.evaluation.benchmarks import carp, default_run, diffusion, ebt, env, streaming
 from robopolicy.evaluation.benchmarks.common import machine
 
 SUITES = {
@@ -9,6 +9,7 @@ SUITES = {
     "default_run": (default_run.default_run_suite, default_run.default_run_table),
     "streaming": (streaming.streaming_suite, streaming.streaming_table),
     "ebt": (ebt.ebt_suite, ebt.ebt_table),
+    "carp": (carp.carp_suite, carp.carp_table),
 }
 
 __all__ = ["SUITES", "machine"]
