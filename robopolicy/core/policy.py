@@ -61,6 +61,13 @@ class Policy(nn.Module, ABC):
         with it (and a deterministic sampler) the chunk is a deterministic function of (obs, noise).
         """
 
+    def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
+        """Optimizer parameter groups for a base learning rate; families override this to give parts their own rate.
+
+        The schedule scales every group alike; the last group should be the one at ``lr`` (it is the one logged).
+        """
+        return [{"params": list(self.parameters()), "lr": lr}]
+
     def check_training_budget(self, num_steps: int) -> None:
         """Raise a clear error before training if ``num_steps`` cannot train this policy (e.g. multi-stage families)."""
 

@@ -65,7 +65,7 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.run_config = dict(run_config or {})
         self.evaluate, self.logger, self.progress = evaluate, logger, progress
-        self.optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(policy.parameter_groups(cfg.lr), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: warmup_cosine(s, cfg.warmup_steps, cfg.num_steps, cfg.min_lr_ratio)
         )
@@ -96,7 +96,7 @@ class Trainer:
                 window_start, window_steps = time.perf_counter(), 0
                 shown = {k: metrics[k] for k in self.policy.progress_metrics if k in metrics}
                 bar.set_postfix(**shown, loss=f"{loss_value:.4f}", samples_per_s=f"{rate:.0f}")
-                self._log({**metrics, "loss": loss_value, "lr": self.lr_schedule.get_last_lr()[0], "samples_per_s": rate})
+                self._log({**metrics, "loss": loss_value, "lr": self.lr_schedule.get_last_lr()[-1], "samples_per_s": rate})
             bar.update(1)
             final = self.step == cfg.num_steps
             if self.evaluate is not None and ((cfg.eval_every and self.step % cfg.eval_every == 0) or final):

@@ -74,16 +74,17 @@ def test_the_straight_through_gradient_reaches_the_encoder():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in tokenizer.encoder.parameters())
 
 
-def test_dead_codes_restart_onto_encoder_outputs():
+def test_dead_codes_restart_onto_the_residuals_they_would_quantize():
     tokenizer = MultiScaleActionTokenizer(action_dim=2, pred_horizon=8, cfg=CARPConfig(**TINY))
     quantizer = tokenizer.quantizer
     latent = tokenizer.encode(torch.randn(6, 8, 2)).detach()
     quantizer.hits.zero_()
     quantizer.hits[:, 0, 0] = 1.0  # code 0 of the first tokenizer is alive
     kept = quantizer.codebook[0, 0].clone()
+    vectors = quantizer.residual_vectors(latent)[1]  # what the second tokenizer's codes quantize, at every scale
+    assert vectors.shape == (6 * sum(quantizer.scales), 4)
     assert quantizer.restart_dead_codes(latent, threshold=0.01) == 2 * 16 - 1
     assert torch.equal(quantizer.codebook[0, 0], kept)
-    vectors = latent[:, 1].permute(0, 2, 1).reshape(-1, 4)  # the second tokenizer's latent vectors
     assert all((vectors == code).all(-1).any() for code in quantizer.codebook[1])
     assert quantizer.restart_dead_codes(latent, threshold=0.01) == 0  # restarted codes count as alive
 
@@ -167,6 +168,9 @@ def test_training_runs_the_tokenizer_then_the_frozen_transformer_stage(low_dim_m
             assert all(g is None for g in tokenizer_grads) and all(g is not None for g in transformer_grads)
             assert 0.0 <= metrics["token_accuracy"] <= 1.0
     assert stages == [1, 1, 1, 2, 2]
+    groups = policy.parameter_groups(1e-4)
+    assert [g["lr"] for g in groups] == [1e-3, 1e-4]  # the tokenizer at tokenizer_lr, the rest at the base rate
+    assert sorted(id(p) for g in groups for p in g["params"]) == sorted(id(p) for p in policy.parameters())
     assert int(policy.state_dict()["tokenizer_updates"]) == 3  # the stage travels with checkpoints
     with pytest.raises(ValueError, match="training.num_steps=3 leaves no steps for the transformer"):
         policy.check_training_budget(3)

@@ -58,7 +58,8 @@ RUNS = {
     # and one thread so that it can share the 2 cores with another run.
     "ebt": ("EBT-Policy", ["policy=ebt", "training.batch_size=32", "training.lr=1e-3", "training.warmup_steps=200",
                            "training.num_threads=1"]),
-    "carp": ("CARP", ["policy=carp"]),
+    # 4000 tokenizer steps first, then the same 10k steps for the transformer as DP gets.
+    "carp": ("CARP", ["policy=carp", "training.num_steps=14000"]),
 }
 
 

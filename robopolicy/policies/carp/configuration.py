@@ -12,7 +12,8 @@ DISTANCES = ("cosine", "l2")
 class CARPConfig:
     """Both stages of CARP: the multi-scale action tokenizer and the coarse-to-fine transformer.
 
-    Tokenizer (stage 1, the first ``tokenizer_steps`` training steps, then frozen): a 1-D conv
+    Tokenizer (stage 1, the first ``tokenizer_steps`` training steps at learning rate ``tokenizer_lr``, None for
+    training.lr; then frozen): a 1-D conv
     encoder/decoder over the normalized chunk, ``per_dimension`` (one tokenizer per action dimension, as
     in the paper, run as grouped convolutions) or one shared over all dimensions; ``num_downsamples``
     stride-2 stages take Tp steps to a latent of length Tp / 2^num_downsamples with ``latent_dim``
@@ -26,7 +27,8 @@ class CARPConfig:
     from the ``top_k`` most likely codes at ``temperature``.
     """
 
-    tokenizer_steps: int = 2000
+    tokenizer_steps: int = 4000
+    tokenizer_lr: float | None = 1.0e-3
     per_dimension: bool = True
     tokenizer_channels: int = 32
     num_downsamples: int = 2
@@ -59,6 +61,8 @@ class CARPConfig:
             raise ValueError(f"carp: scales must be strictly increasing positive integers, got {list(self.scales)}")
         if self.distance not in DISTANCES:
             raise ValueError(f"carp: distance must be one of {list(DISTANCES)}, got {self.distance!r}")
+        if self.tokenizer_lr is not None and self.tokenizer_lr <= 0:
+            raise ValueError(f"carp: tokenizer_lr must be positive (or null for training.lr), got {self.tokenizer_lr}")
         if self.temperature <= 0:
             raise ValueError(f"carp: temperature must be positive, got {self.temperature}")
         for name in ("beta", "dead_code_threshold", "dropout"):

@@ -55,6 +55,13 @@ class CARPPolicy(Policy):
     def tokenizer_frozen(self) -> bool:
         return int(self.tokenizer_updates) >= self.cfg.tokenizer_steps
 
+    def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
+        """The tokenizer at ``tokenizer_lr`` (it converges slowly at transformer learning rates), the rest at ``lr``."""
+        tokenizer = list(self.tokenizer.parameters())
+        ids = {id(p) for p in tokenizer}
+        return [{"params": tokenizer, "lr": self.cfg.tokenizer_lr or lr},
+                {"params": [p for p in self.parameters() if id(p) not in ids], "lr": lr}]
+
     def check_training_budget(self, num_steps: int) -> None:
         if num_steps <= self.cfg.tokenizer_steps:
             raise ValueError(

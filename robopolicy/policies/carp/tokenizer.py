@@ -130,11 +130,24 @@ class ResidualQuantizer(nn.Module):
         return (self.hits > threshold).float().mean(dim=(1, 2))
 
     @torch.no_grad()
+    def residual_vectors(self, latent: torch.Tensor) -> torch.Tensor:
+        """(B, G, C, L) -> (G, N, C): the pooled residuals every scale quantizes, i.e. what codes have to match."""
+        residual, vectors = latent, []
+        for s in range(len(self.scales)):
+            pooled = self.pool(residual, s)
+            vectors.append(rearrange(pooled, "b g p c -> g (b p) c"))
+            residual = residual - self.code_map(s, self.nearest(pooled))
+        return torch.cat(vectors, dim=1)
+
+    @torch.no_grad()
     def restart_dead_codes(self, latent: torch.Tensor, threshold: float) -> int:
-        """Move codes hit less than ``threshold`` times per batch (at every scale together) onto random latent
-        vectors of the batch (B, G, C, L), and mark them as alive. Returns how many codes moved."""
+        """Move codes hit less than ``threshold`` times per batch (all scales together) onto random residual
+        vectors of the batch's latents (B, G, C, L), and mark them alive. Returns how many codes moved.
+
+        Residuals rather than raw latents, so revived codes can serve the fine scales, whose residuals are small.
+        """
         dead = self.hits.sum(0) < threshold  # (G, V)
-        vectors = rearrange(latent, "b g c l -> g (b l) c")
+        vectors = self.residual_vectors(latent)
         moved = 0
         for g in range(self.groups):
             slots = dead[g].nonzero().flatten()
