@@ -1,1 +1,4 @@
-"""Hardware driver layer: runs a robopolicy checkpoint on a physical arm (see DESIGN.md)."""
+"""ROS-compatible driver layer: runs a robopolicy checkpoint on a physical arm (see DESIGN.md).
+
+Depends on robopolicy, never the reverse.
+"""
