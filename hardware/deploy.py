@@ -1,0 +1,85 @@
+"""The job behind scripts/deploy.py: checkpoint + robot config + backend -> a safe control loop run.
+
+Takes the plain config Hydra composed (conf/deploy.yaml), so the script stays one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hardware.clock import Clock, ManualClock, WallClock
+from hardware.control_loop import ControlLoop, LoopResult
+from hardware.driver import ArmDriver
+from hardware.robot import RobotConfig
+from hardware.sim_driver import SimArmDriver
+from robopolicy.core import PolicyRunner, load_policy
+
+
+def _sim(robot: RobotConfig, clock: Clock, options: Mapping[str, Any]) -> ArmDriver:
+    return SimArmDriver(robot, clock=clock, seed=int(options.get("seed", 0)),
+                        image_size=int(options.get("image_size", 96)))
+
+
+# Backend name -> driver factory(robot, clock, backend options). ROS 2 (rclpy), cyclonedds and ROS 1 come later.
+BACKENDS: dict[str, Callable[[RobotConfig, Clock, Mapping[str, Any]], ArmDriver]] = {"sim": _sim}
+
+
+def check_backend(backend: str) -> None:
+    """Raise ValueError with the list of valid backends unless ``backend`` is one."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)} "
+                         "(the ROS 2, cyclonedds and ROS 1 backends do not exist yet: docs/hardware.md)")
+
+
+def make_driver(backend: str, robot: RobotConfig, clock: Clock, options: Mapping[str, Any] | None = None) -> ArmDriver:
+    """The driver for ``backend`` (see check_backend), not yet connected."""
+    check_backend(backend)
+    return BACKENDS[backend](robot, clock, options or {})
+
+
+def make_clock(backend: str, realtime: bool) -> Clock:
+    """Wall-clock time on hardware; for the simulator, lockstep simulated time unless ``realtime``."""
+    return ManualClock() if backend == "sim" and not realtime else WallClock()
+
+
+@dataclass
+class DeployResult:
+    """The loop's result plus what the run was: robot, backend, checkpoint, and the task score where known."""
+
+    loop: LoopResult
+    robot: str
+    backend: str
+    checkpoint: str
+    score: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.loop.ok
+
+    def summary(self) -> str:
+        head = f"deploy {self.checkpoint} on {self.robot} ({self.backend} backend)"
+        if self.score is not None:
+            head += f"; task score {self.score:.3f}"
+        return f"{head}\n{self.loop.summary()}"
+
+
+def deploy(cfg: Mapping[str, Any]) -> DeployResult:
+    """Load the checkpoint, build the robot config, driver and clock, and run the control loop once."""
+    backend = str(cfg["backend"])
+    check_backend(backend)  # before loading anything
+    robot = RobotConfig.from_dict(cfg["robot"], source=f"robot config '{cfg['robot'].get('name', '?')}'")
+    policy = load_policy(cfg["checkpoint"], weights=cfg.get("weights", "ema"), device=cfg.get("device", "cpu"))
+    if cfg.get("inference"):
+        policy.configure_inference(**cfg["inference"])
+    runner = PolicyRunner(policy, replan_every=cfg.get("replan_every"))
+    sim = dict(cfg.get("sim") or {})
+    clock = make_clock(backend, bool(sim.get("realtime", False)))
+    driver = make_driver(backend, robot, clock, sim)
+    loop = ControlLoop(driver, runner, robot, clock=clock, max_ticks=cfg.get("max_ticks"),
+                       max_seconds=cfg.get("max_seconds"), stop_on_success=bool(cfg.get("stop_on_success", True)))
+    with driver:
+        result = loop.run()
+        score = driver.score() if isinstance(driver, SimArmDriver) else None
+    return DeployResult(loop=result, robot=robot.name, backend=backend, checkpoint=str(cfg["checkpoint"]), score=score)

@@ -1,0 +1,227 @@
+"""An in-process MuJoCo arm: robopolicy's Push-T scene behind the ArmDriver interface, with no middleware.
+
+The simulation runs in the clock's time. Whenever the driver is called it first steps the physics up to
+``clock.now()`` (2 ms steps), with the position actuators following a simulated controller (TrajectoryFollower).
+With a ManualClock the world waits while the policy thinks, and tests never sleep; with a WallClock it runs in real
+time and inference latency moves the arm on exactly as it would on hardware.
+
+Every command is turned into the ROS message a ROS backend would publish (JointTrajectory, Float64MultiArray),
+recorded in ``commands``, and followed from that message, so tests can assert on what was sent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+# Offscreen rendering (camera frames) without a display; this must be set before mujoco is first imported.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hardware.clock import Clock, ManualClock  # noqa: E402
+from hardware.driver import ArmDriver, ArmState  # noqa: E402
+from hardware.messages import (  # noqa: E402
+    Float64MultiArray,
+    JointTrajectory,
+    float64_multiarray_to_numpy,
+    numpy_to_float64_multiarray,
+    numpy_to_joint_trajectory,
+)
+from hardware.robot import RobotConfig  # noqa: E402
+from hardware.trajectory_follower import TrajectoryFollower  # noqa: E402
+from robopolicy.envs.pusht import SUCCESS_COVERAGE, PushTEnv  # noqa: E402
+from robopolicy.envs.pusht.geometry import coverage  # noqa: E402
+
+# Non-joint sources this arm reports in ArmState.extras: the block pose as (x, y, cos theta, sin theta), the same
+# layout as the Push-T env's `object` observation.
+EXTRAS = ("object_pose",)
+CAMERA = "overhead"  # the scene's only camera
+
+
+@dataclass
+class ReceivedCommand:
+    """One call that reached the simulated arm: kind ("trajectory", "setpoint", "hold", "estop"), when (clock
+    seconds), the message a ROS backend would have published (None for hold/estop), and whether it was ignored
+    because the e-stop had latched."""
+
+    kind: str
+    time: float
+    message: JointTrajectory | Float64MultiArray | None = None
+    ignored: bool = False
+
+
+class SimArmDriver(ArmDriver):
+    """The Push-T pusher as a 2-joint arm (conf/robot/pusht_sim.yaml), simulated in the clock's time.
+
+    seed: the episode's initial state, as ``PushTEnv.reset(seed=seed)``; ``initial_state`` (the env's (12,)
+    ``get_state()`` layout) overrides it. Cameras named in the robot config are rendered from the scene's overhead
+    camera at ``image_size`` pixels (needs an offscreen GL context).
+    """
+
+    def __init__(self, robot: RobotConfig, *, clock: Clock | None = None, seed: int = 0,
+                 initial_state: np.ndarray | None = None, image_size: int = 96) -> None:
+        super().__init__(robot)
+        self.clock = clock if clock is not None else ManualClock()
+        self.seed = seed
+        self.initial_state = None if initial_state is None else np.asarray(initial_state, dtype=np.float64)
+        self.image_size = image_size
+        self.env = PushTEnv(render_mode=None)
+        self.model, self.data = self.env.model, self.env.data
+        self._qpos, self._qvel, self._actuators = self._joint_addresses()
+        self._check_sources()
+        self.commands: list[ReceivedCommand] = []
+        self.estopped = False
+        self._renderer: mujoco.Renderer | None = None
+        self._connected = False
+        self._closed = False
+        self._t0 = 0.0  # clock time of physics step 0
+        self._steps = 0  # physics steps taken since connect
+        self.follower: TrajectoryFollower | None = None
+
+    # ----------------------------------------------------------------------------------------- set-up
+    def _joint_addresses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """qpos / qvel / actuator indices of the robot config's joints, in its order."""
+        model = self.model
+        actuated = {}
+        for a in range(model.nu):
+            if model.actuator_trntype[a] == mujoco.mjtTrn.mjTRN_JOINT:
+                actuated[model.joint(int(model.actuator_trnid[a, 0])).name] = a
+        missing = [n for n in self.robot.joint_names if n not in actuated]
+        if missing:
+            raise ValueError(f"robot '{self.robot.name}' has joints {missing} that the Push-T model does not actuate; "
+                             f"the simulated arm's joints are {sorted(actuated)} (use robot=pusht_sim)")
+        names = self.robot.joint_names
+        qpos = np.array([model.joint(n).qposadr[0] for n in names], dtype=np.intp)
+        qvel = np.array([model.joint(n).dofadr[0] for n in names], dtype=np.intp)
+        return qpos, qvel, np.array([actuated[n] for n in names], dtype=np.intp)
+
+    def _check_sources(self) -> None:
+        extras = [s.extra for s in self.robot.observations.values() if s.extra is not None]
+        unknown = [e for e in extras if e not in EXTRAS]
+        if unknown:
+            raise ValueError(f"robot '{self.robot.name}' asks for extra sources {unknown}; the simulated arm "
+                             f"provides {list(EXTRAS)}")
+        if len(self.robot.cameras) > 1:
+            raise ValueError(f"robot '{self.robot.name}' lists cameras {list(self.robot.cameras)}; the simulated "
+                             f"scene has one camera ('{CAMERA}'), so list at most one")
+
+    # --------------------------------------------------------------------------------------- ArmDriver
+    def connect(self) -> None:
+        """Reset the scene (seed or initial_state), start simulated time at ``clock.now()``, hold still."""
+        if self._closed:
+            raise RuntimeError("SimArmDriver is closed; build a new one")
+        if self.initial_state is not None:
+            self.env.reset(options={"state": self.initial_state})
+        else:
+            self.env.reset(seed=self.seed)
+        self._t0, self._steps = self.clock.now(), 0
+        self.follower = TrajectoryFollower(self.robot.joint_names, self._positions(),
+                                           self.robot.controller.command_timeout_s)
+        self.estopped = False
+        self.commands.clear()
+        self._connected = True
+
+    def read_state(self) -> ArmState:
+        self._advance()
+        pose = self.env.block_pose
+        images = {key: self._render() for key in self.robot.cameras}
+        return ArmState(
+            stamp=self.sim_time,
+            positions=self._positions(),
+            velocities=self.data.qvel[self._qvel].copy(),
+            extras={"object_pose": np.array([pose[0], pose[1], math.cos(pose[2]), math.sin(pose[2])])},
+            images=images,
+        )
+
+    def send_trajectory(self, positions: np.ndarray, dt: float, start_stamp: float) -> None:
+        self._advance()
+        msg = numpy_to_joint_trajectory(positions, dt, self.robot.joint_names, start_stamp)
+        if self._record("trajectory", msg):
+            self.follower.receive_trajectory(msg, self.sim_time, self._positions())
+            self._apply()
+
+    def send_setpoint(self, positions: np.ndarray) -> None:
+        self._advance()
+        msg = numpy_to_float64_multiarray(positions)
+        if len(msg.data) != self.robot.num_joints:
+            raise ValueError(f"setpoint has {len(msg.data)} values for joints {self.robot.joint_names}")
+        if self._record("setpoint", msg):
+            self.follower.receive_setpoint(float64_multiarray_to_numpy(msg), self.sim_time)
+            self._apply()
+
+    def hold(self) -> None:
+        self._advance()
+        if self._record("hold"):
+            self.follower.hold(self._positions())
+            self._apply()
+
+    def estop(self) -> None:
+        """Latch: the pusher holds where it is now, and every later command is recorded as ignored."""
+        self._advance()
+        if self._record("estop"):
+            self.follower.hold(self._positions())
+            self._apply()
+            self.estopped = True
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        self.env.close()
+        self._closed = True
+        self._connected = False
+
+    def task_success(self) -> bool:
+        return self.score() >= SUCCESS_COVERAGE
+
+    # ------------------------------------------------------------------------------------------ extras
+    @property
+    def sim_time(self) -> float:
+        """Clock time of the latest physics step."""
+        return self._t0 + self._steps * self.model.opt.timestep
+
+    @property
+    def ignored_commands(self) -> int:
+        """Commands that arrived after the e-stop latched (and were not executed)."""
+        return sum(c.ignored for c in self.commands)
+
+    def score(self) -> float:
+        """The Push-T score now: coverage of the goal T by the block, 0..1."""
+        return float(coverage(self.env.block_pose, self.env.goal_pose))
+
+    def desired_positions(self) -> np.ndarray:
+        """(J,) the simulated controller's current position targets (what the actuators are driven to)."""
+        return self.data.ctrl[self._actuators].copy()
+
+    # ---------------------------------------------------------------------------------------- internals
+    def _positions(self) -> np.ndarray:
+        return self.data.qpos[self._qpos].copy()
+
+    def _apply(self) -> None:
+        """Drive the actuators to the controller's target now, rather than at the next physics step."""
+        self.data.ctrl[self._actuators] = self.follower.target(self.sim_time, self._positions())
+
+    def _record(self, kind: str, message: JointTrajectory | Float64MultiArray | None = None) -> bool:
+        """Log a command; False if the e-stop has latched and it must be ignored."""
+        self.commands.append(ReceivedCommand(kind, self.sim_time, message, ignored=self.estopped))
+        return not self.estopped
+
+    def _advance(self) -> None:
+        """Step the physics up to the clock's time, the controller setting the actuator targets before each step."""
+        if not self._connected:
+            raise RuntimeError("SimArmDriver: call connect() first (or use it as a context manager)")
+        timestep = self.model.opt.timestep
+        target_steps = math.floor((self.clock.now() - self._t0) / timestep + 1e-6)
+        while self._steps < target_steps:
+            self._apply()
+            mujoco.mj_step(self.model, self.data)
+            self._steps += 1
+
+    def _render(self) -> np.ndarray:
+        if self._renderer is None:
+            self._renderer = mujoco.Renderer(self.model, self.image_size, self.image_size)
+        self._renderer.update_scene(self.data, camera=CAMERA)
+        return self._renderer.render()

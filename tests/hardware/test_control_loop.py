@@ -1,0 +1,204 @@
+import numpy as np
+import pytest
+
+from hardware.clock import ManualClock
+from hardware.control_loop import ControlLoop
+from hardware.safety import EStop
+from hardware.sim_driver import SimArmDriver
+from robopolicy.core import PolicyRunner
+from robopolicy.envs.pusht import GOAL_POSE
+from tests.hardware.stubs import SPEC, RecordingDriver, WalkPolicy, pusht_robot, scene
+
+TA = SPEC.action_horizon
+
+
+def run(policy, driver, robot=None, clock=None, **kw):
+    robot = robot or driver.robot
+    loop = ControlLoop(driver, PolicyRunner(policy), robot, clock=clock or driver.clock, **kw)
+    return loop.run()
+
+
+def assert_held_once_and_silent_after(driver: RecordingDriver, sends_before: int) -> None:
+    """Exactly one hold, it is the last call, and only the sends made before the fault went through."""
+    assert driver.calls.count("hold") == 1 and driver.calls[-1] == "hold"
+    assert len(driver.sent) == sends_before
+
+
+# --- normal runs ------------------------------------------------------------------------------------------------
+def test_a_normal_run_on_the_sim_sends_one_trajectory_per_chunk_and_stops_at_max_ticks():
+    clock = ManualClock()
+    arm = SimArmDriver(pusht_robot(), clock=clock, initial_state=scene())
+    with arm:
+        result = run(WalkPolicy(step=(0.01, 0.0)), arm, max_ticks=12)
+        final = arm.read_state().positions
+    assert result.status == "max_ticks" and result.ok
+    assert (result.ticks, result.chunks, result.trajectories_sent, result.points_dropped) == (12, 3, 3, 0)
+    sent = [c for c in arm.commands if c.kind == "trajectory"]
+    assert [c.time for c in sent] == pytest.approx([0.0, 0.4, 0.8])
+    # each chunk walks 4 x 1 cm from the position observed when it was predicted, first point one tick later
+    first = sent[0].message
+    assert first.header.stamp.to_seconds() == pytest.approx(0.1)
+    np.testing.assert_allclose(first.points[0].positions, [-0.09, -0.1], atol=1e-9)
+    assert [c.kind for c in arm.commands][-2:] == ["hold", "hold"]  # the loop's, then the context manager's
+    # 3 chunks of 4 x 1 cm, each walking from the observed position, which trails the servo target by ~3 mm
+    assert 0.0 < final[0] < -0.1 + 0.12 and final[1] == pytest.approx(-0.1, abs=1e-4)
+
+
+def test_stops_at_max_seconds_on_the_loop_clock():
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock)
+    result = run(WalkPolicy(), driver, max_seconds=1.0)
+    assert result.status == "max_seconds" and result.ticks == 10 and result.seconds == pytest.approx(1.0)
+    assert driver.calls.count("send_trajectory") == 3  # chunks at ticks 0, 4, 8
+
+
+def test_stops_cleanly_on_task_success():
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock, success_after=5)
+    result = run(WalkPolicy(), driver, max_ticks=100)
+    assert result.status == "success" and result.ok and result.ticks == 5
+    assert_held_once_and_silent_after(driver, sends_before=2)
+
+
+def test_the_sim_reports_success_and_the_loop_stops_before_commanding():
+    clock = ManualClock()
+    with SimArmDriver(pusht_robot(), clock=clock, initial_state=scene(block=GOAL_POSE)) as arm:
+        result = run(WalkPolicy(), arm, max_ticks=10)
+    assert result.status == "success" and result.ticks == 0 and result.trajectories_sent == 0
+
+
+def test_forward_position_controller_streams_one_checked_setpoint_per_tick():
+    robot = pusht_robot(controller={"type": "forward_position", "topic": "/forward_position_controller/commands"})
+    clock = ManualClock()
+    driver = RecordingDriver(robot, clock, position=(0.1, 0.0))
+    result = run(WalkPolicy(step=(0.0, 0.01)), driver, max_ticks=6)
+    assert result.setpoints_sent == 6 and result.trajectories_sent == 0 and result.chunks == 2
+    setpoints = [s[1] for s in driver.sent]
+    # the arm does not move (a recording driver), so each chunk walks from the same place: 1, 2, 3, 4, 1, 2 cm
+    np.testing.assert_allclose([p[1] for p in setpoints], [0.01, 0.02, 0.03, 0.04, 0.01, 0.02])
+    np.testing.assert_allclose([p[0] for p in setpoints], 0.1)
+
+
+def test_action_map_reorders_dims_into_joints():
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(action=["pusher_y", "pusher_x"]), clock)
+    run(WalkPolicy(step=(0.01, 0.0)), driver, max_ticks=1)
+    np.testing.assert_allclose(driver.sent[0][1][:, 1], [0.01, 0.02, 0.03, 0.04])  # action dim 0 -> pusher_y
+
+
+# --- faults: exactly one hold, nothing sent after -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fault", "check", "message"),
+    [
+        ("nan", "non_finite", "non-finite value: joint 'pusher_x' at step 2 is nan"),
+        ("jump", "max_step", "joint 'pusher_x' at step 0 (from the current state) moves 0.2"),
+        ("raise", "exception", "RuntimeError during policy: the network fell over"),
+    ],
+)
+def test_a_bad_second_chunk_ends_the_run_with_one_hold_and_no_send(fault, check, message):
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock)
+    result = run(WalkPolicy(fault=fault, fault_call=1), driver, max_ticks=50)
+    assert (result.status, result.fault_check, result.fault_tick) == ("fault", check, TA)
+    assert message in result.fault
+    assert not result.ok and result.held
+    assert_held_once_and_silent_after(driver, sends_before=1)
+
+
+def test_a_chunk_outside_the_joint_limits_is_a_fault_not_clamped():
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock, position=(0.2, 0.0))  # walking +x leaves the limits
+    result = run(WalkPolicy(step=(0.04, 0.0)), driver, max_ticks=10)
+    assert result.fault_check == "position" and "joint 'pusher_x' at step 0 is 0.24" in result.fault
+    assert_held_once_and_silent_after(driver, sends_before=0)
+
+
+def test_slow_inference_trips_the_watchdog_before_the_chunk_is_sent():
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock)
+    result = run(WalkPolicy(fault="slow", fault_call=1, clock=clock, slow_s=0.6), driver, max_ticks=50)
+    assert (result.fault_check, result.fault_tick) == ("slow_inference", TA)
+    assert "the policy took 0.600 s, over the budget of 0.5 s" in result.fault
+    assert_held_once_and_silent_after(driver, sends_before=1)
+
+
+def test_a_stalled_state_stream_trips_the_watchdog():
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock, freeze_after=2)  # stamps stop at t = 0.1
+    result = run(WalkPolicy(), driver, max_ticks=50)
+    # ages 0.1, 0.2 pass; at t = 0.4 the state is 0.3 s old (limit 0.25)
+    assert (result.fault_check, result.fault_tick) == ("stale_state", 4)
+    assert "0.300 s old" in result.fault
+    assert_held_once_and_silent_after(driver, sends_before=1)
+
+
+@pytest.mark.parametrize(("method", "call", "sends"), [("send_trajectory", 1, 1), ("read_state", 6, 2)])
+def test_an_exception_in_the_driver_ends_the_run_with_one_hold(method, call, sends):
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock, raise_in=method, raise_on_call=call)
+    result = run(WalkPolicy(), driver, max_ticks=50)
+    assert result.fault_check == "exception" and "transport is down" in result.fault
+    assert f"RuntimeError during {'command' if method == 'send_trajectory' else 'read_state'}" in result.fault
+    assert isinstance(result.exception, RuntimeError)
+    assert_held_once_and_silent_after(driver, sends_before=sends)
+
+
+def test_a_failing_hold_falls_back_to_the_estop():
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock, raise_in="hold")
+    result = run(WalkPolicy(fault="nan", fault_call=0), driver, max_ticks=5)
+    assert result.status == "fault" and not result.held
+    assert result.stop_error == "hold failed (RuntimeError: hold failed: the transport is down); the e-stop was sent instead"
+    assert "arm told to hold - FAILED" in result.summary()
+    assert driver.calls[-2:] == ["hold", "estop"]
+
+
+def test_pressing_the_estop_sends_the_arms_estop_and_nothing_else():
+    clock = ManualClock()
+    button = EStop()
+    driver = RecordingDriver(pusht_robot(), clock)
+    result = run(WalkPolicy(fault="estop", fault_call=1, estop=button), driver, max_ticks=50, estop=button)
+    assert result.status == "estop" and result.fault == "operator pressed the e-stop"
+    # pressed during the second prediction: that chunk is never sent, the arm is e-stopped instead of held
+    assert driver.calls[-1] == "estop" and "hold" not in driver.calls
+    assert len(driver.sent) == 1 and result.ticks == TA
+
+
+def test_a_failing_estop_falls_back_to_hold():
+    clock = ManualClock()
+    button = EStop()
+    button.press()
+    driver = RecordingDriver(pusht_robot(), clock, raise_in="estop")
+    result = run(WalkPolicy(), driver, max_ticks=5, estop=button)
+    assert result.status == "estop" and result.held and driver.calls[-2:] == ["estop", "hold"]
+    assert result.stop_error.startswith("the e-stop failed (RuntimeError") and "hold was sent instead" in result.stop_error
+
+
+def test_the_sim_driver_faults_the_same_way():
+    clock = ManualClock()
+    with SimArmDriver(pusht_robot(), clock=clock, initial_state=scene()) as arm:
+        result = run(WalkPolicy(fault="nan", fault_call=2), arm, max_ticks=50)
+        kinds = [c.kind for c in arm.commands]
+    assert result.fault_check == "non_finite" and result.fault_tick == 2 * TA
+    assert kinds == ["trajectory", "trajectory", "hold"]
+
+
+# --- set-up errors --------------------------------------------------------------------------------------------------
+def test_a_policy_that_does_not_fit_the_robot_is_refused_up_front():
+    robot = pusht_robot(observations={"agent_pos": {"joints": ["pusher_x"]}, "object": {"extra": "object_pose"}})
+    with pytest.raises(ValueError, match=r"'agent_pos' is 2 wide for the policy but maps 1 joints"):
+        ControlLoop(RecordingDriver(robot, ManualClock()), PolicyRunner(WalkPolicy()), robot, clock=ManualClock(),
+                    max_ticks=1)
+    robot = pusht_robot(observations={"agent_pos": {"joints": ["pusher_x", "pusher_y"]}})
+    with pytest.raises(ValueError, match=r"the policy reads 'object' \(4,\) but `observations` does not map it"):
+        ControlLoop(RecordingDriver(robot, ManualClock()), PolicyRunner(WalkPolicy()), robot, clock=ManualClock(),
+                    max_ticks=1)
+
+
+def test_a_run_needs_an_end_and_trajectory_control_needs_chunks():
+    robot, clock = pusht_robot(), ManualClock()
+    with pytest.raises(ValueError, match="max_ticks or max_seconds"):
+        ControlLoop(RecordingDriver(robot, clock), PolicyRunner(WalkPolicy()), robot, clock=clock)
+    with pytest.raises(ValueError, match="temporal ensembling"):
+        ControlLoop(RecordingDriver(robot, clock), PolicyRunner(WalkPolicy(), temporal_ensemble=0.1), robot,
+                    clock=clock, max_ticks=1)
