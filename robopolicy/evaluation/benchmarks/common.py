@@ -50,14 +50,17 @@ def pusht_obs(spec, batch: int):
 
 
 # Training runs the family suites share, by directory name under outputs/benchmark/runs/: (label, overrides).
+# The family comparisons were measured at 10k steps per family (the default run has since grown to 18k),
+# so the step count is pinned here.
+STEPS = "training.num_steps=10000"
 RUNS = {
-    "diffusion": ("Diffusion Policy", ["policy=diffusion"]),
-    "streaming": ("Streaming DP (mixed levels)", ["policy=streaming"]),
-    "streaming_chunkwise": ("Streaming DP (chunk-wise levels only)", ["policy=streaming", "policy.constant_level_prob=0"]),
+    "diffusion": ("Diffusion Policy", ["policy=diffusion", STEPS]),
+    "streaming": ("Streaming DP (mixed levels)", ["policy=streaming", STEPS]),
+    "streaming_chunkwise": ("Streaming DP (chunk-wise levels only)", ["policy=streaming", "policy.constant_level_prob=0", STEPS]),
     # Second-order training is ~20x dearer per sample than DP's: a small batch with a higher learning rate,
     # and one thread so that it can share the 2 cores with another run.
     "ebt": ("EBT-Policy", ["policy=ebt", "training.batch_size=32", "training.lr=1e-3", "training.warmup_steps=200",
-                           "training.num_threads=1"]),
+                           "training.num_threads=1", STEPS]),
     # 4000 tokenizer steps first, then the same 10k steps for the transformer as DP gets.
     "carp": ("CARP", ["policy=carp", "training.num_steps=14000"]),
 }

@@ -40,7 +40,7 @@ class CARPConfig:
     phi_mix: float = 0.5
     dead_code_threshold: float = 0.01
     restart_every: int = 100
-    dim: int = 128
+    dim: int = 64
     depth: int = 4
     heads: int = 4
     dropout: float = 0.0
