@@ -12,4 +12,5 @@ Depends on robopolicy, never the reverse.
     sim_driver.py           the in-process MuJoCo arm (Push-T pusher) backend
     deploy.py               the job behind scripts/deploy.py (backends by name)
     messages/               ROS messages and their ROS 1 / ROS 2 wire formats, without ROS
+    dds/                    the ROS 2 wire backend through Cyclone DDS (no rclpy), and the simulated arm as a DDS node
 """

@@ -22,15 +22,33 @@ def _sim(robot: RobotConfig, clock: Clock, options: Mapping[str, Any]) -> ArmDri
                         image_size=int(options.get("image_size", 96)))
 
 
-# Backend name -> driver factory(robot, clock, backend options). ROS 2 (rclpy), cyclonedds and ROS 1 come later.
-BACKENDS: dict[str, Callable[[RobotConfig, Clock, Mapping[str, Any]], ArmDriver]] = {"sim": _sim}
+DDS_OPTIONS = ("network", "domain_id", "state_timeout_s")
+
+
+def _dds(robot: RobotConfig, clock: Clock, options: Mapping[str, Any]) -> ArmDriver:
+    """ROS 2 topics over Cyclone DDS (hardware/dds/driver.py); options are conf/deploy.yaml's `dds` section."""
+    unknown = sorted(set(options) - set(DDS_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown dds option(s) {unknown}; the dds section takes {', '.join(DDS_OPTIONS)}")
+    try:
+        from hardware.dds.driver import DdsArmDriver
+    except ImportError as exc:
+        raise ImportError(f"backend=dds needs the cyclonedds package ({exc}); install it with "
+                          "`pip install cyclonedds==11.0.1` (in the dev and ros extras)") from exc
+    return DdsArmDriver(robot, network=options.get("network"), domain_id=int(options.get("domain_id", 0)),
+                        state_timeout_s=float(options.get("state_timeout_s", 5.0)), clock=clock)
+
+
+# Backend name -> driver factory(robot, clock, backend options: the config section named like the backend).
+# ROS 2 through rclpy and ROS 1 come later.
+BACKENDS: dict[str, Callable[[RobotConfig, Clock, Mapping[str, Any]], ArmDriver]] = {"sim": _sim, "dds": _dds}
 
 
 def check_backend(backend: str) -> None:
     """Raise ValueError with the list of valid backends unless ``backend`` is one."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)} "
-                         "(the ROS 2, cyclonedds and ROS 1 backends do not exist yet: docs/hardware.md)")
+                         "(the rclpy ROS 2 and ROS 1 backends do not exist yet: docs/hardware.md)")
 
 
 def make_driver(backend: str, robot: RobotConfig, clock: Clock, options: Mapping[str, Any] | None = None) -> ArmDriver:
@@ -76,7 +94,7 @@ def deploy(cfg: Mapping[str, Any]) -> DeployResult:
     runner = PolicyRunner(policy, replan_every=cfg.get("replan_every"))
     sim = dict(cfg.get("sim") or {})
     clock = make_clock(backend, bool(sim.get("realtime", False)))
-    driver = make_driver(backend, robot, clock, sim)
+    driver = make_driver(backend, robot, clock, dict(cfg.get(backend) or {}))
     loop = ControlLoop(driver, runner, robot, clock=clock, max_ticks=cfg.get("max_ticks"),
                        max_seconds=cfg.get("max_seconds"), stop_on_success=bool(cfg.get("stop_on_success", True)))
     with driver:

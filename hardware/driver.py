@@ -6,8 +6,9 @@ Timing of a chunk. The policy's executed actions start at the tick of the observ
 PolicyRunner's slice [To-1, To-1+Ta)). Action i is the position target for tick i after that observation, which a
 position-controlled arm reaches at the end of the tick: the time ``obs_stamp + (i + 1) * dt``. By the time the
 command reaches the controller, ``latency`` seconds after the observation (inference plus transport, measured),
-the points at or before ``obs_stamp + latency`` are already in the past: they are dropped, and the trajectory's
-stamp is the time of the first point kept. The points keep the times the policy meant, so each kept point sits at
+the points at or before ``obs_stamp + latency`` are already in the past, and a point less than half a tick after
+it could only be reached by a jump: both are dropped, and the trajectory's stamp is the time of the first point kept
+(so the arm always has at least dt / 2 to reach it, and the safety checks judge that move over that time). The points keep the times the policy meant, so each kept point sits at
 time_from_start = k * dt after the stamp, and the controller moves from wherever the arm is to the first point.
 """
 
@@ -110,7 +111,8 @@ class TimedChunk:
 
 def schedule_chunk(positions: np.ndarray, dt: float, obs_stamp: float, latency: float) -> TimedChunk:
     """Time a chunk computed from the observation stamped ``obs_stamp`` that reaches the controller ``latency``
-    seconds after it: row i belongs at obs_stamp + (i + 1) * dt; rows at or before obs_stamp + latency are dropped.
+    seconds after it: row i belongs at obs_stamp + (i + 1) * dt; rows due less than dt / 2 after obs_stamp + latency
+    are dropped (already past, or too close to reach without a jump).
 
     positions: (T, J). Returns the kept rows and the stamp of the first one (see the module docstring).
     """
@@ -121,7 +123,6 @@ def schedule_chunk(positions: np.ndarray, dt: float, obs_stamp: float, latency: 
         raise ValueError(f"dt must be a positive number of seconds, got {dt}")
     if not (math.isfinite(latency) and latency >= 0):
         raise ValueError(f"latency must be a non-negative number of seconds, got {latency}")
-    # Row i is past when (i + 1) * dt <= latency; the small tolerance keeps a latency of exactly k ticks from
-    # keeping a point that would have to be reached the instant the command arrives.
-    dropped = min(len(positions), max(0, math.floor(latency / dt + 1e-9)))
+    # Row i is kept when (i + 1) * dt - latency >= dt / 2 (the tolerance keeps exactly half a tick of lead).
+    dropped = min(len(positions), max(0, math.ceil(latency / dt + 0.5 - 1e-9) - 1))
     return TimedChunk(positions=positions[dropped:].copy(), start_stamp=obs_stamp + (dropped + 1) * dt, dropped=dropped)

@@ -2,7 +2,8 @@
 
 A robot config says which joints the arm has and how far and fast each may move, how often the policy ticks, which
 controller receives the commands (and on which topic), where joint states and camera frames come from, and how the
-policy's observation and action keys map onto joints, cameras and other sources. Example (conf/robot/pusht_sim.yaml)::
+policy's observation and action keys map onto joints, cameras and other sources (and, for backends that talk over a
+middleware, on which topics those other sources and the task's success arrive). Example (conf/robot/pusht_sim.yaml)::
 
     name: pusht_sim
     control_rate_hz: 10
@@ -19,6 +20,8 @@ policy's observation and action keys map onto joints, cameras and other sources.
     workspace: {pusher_x: [-0.23, 0.23], pusher_y: [-0.23, 0.23]}
     max_step: 0.05              # per tick, one number for every joint or {joint: number}
     watchdog: {max_state_age_s: 0.25, max_inference_s: 0.5}
+    extra_topics: {object_pose: /object_pose}  # optional: the topic each extra source arrives on (DDS backend)
+    success_topic: /task_success              # optional: std_msgs/Bool task success (the simulator publishes one)
 
 Every mistake is reported with the file, the field and what to write instead (RobotConfigError).
 Units are the joints' own: radians for revolute joints, metres for prismatic ones, per second (squared).
@@ -40,8 +43,8 @@ OBSERVATION_FIELDS = ("position", "velocity")
 ROBOT_CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "robot"
 
 _TOP_KEYS = ("name", "control_rate_hz", "joints", "controller", "state_topic", "cameras", "observations", "action",
-             "workspace", "max_step", "watchdog")
-_OPTIONAL_TOP_KEYS = {"cameras": {}, "workspace": {}}
+             "workspace", "max_step", "watchdog", "extra_topics", "success_topic")
+_OPTIONAL_TOP_KEYS = {"cameras": {}, "workspace": {}, "extra_topics": {}, "success_topic": None}
 _JOINT_KEYS = ("name", "lower", "upper", "velocity", "acceleration")
 _CONTROLLER_KEYS = ("type", "topic", "latency_s", "command_timeout_s")
 _WATCHDOG_KEYS = ("max_state_age_s", "max_inference_s")
@@ -114,6 +117,11 @@ class RobotConfig:
     workspace: dict[str, tuple[float, float]]
     max_step: dict[str, float]
     watchdog: WatchdogConfig
+    # {extra source name: topic} for backends that receive extras over a middleware (std_msgs/Float64MultiArray);
+    # the in-process simulator ignores it. It may name more sources than the observations read.
+    extra_topics: dict[str, str] = field(default_factory=dict)
+    # std_msgs/Bool topic on which the task's success is published (the simulated arm does); None: nothing tells.
+    success_topic: str | None = None
     source: str = field(default="<dict>", compare=False)
 
     # ------------------------------------------------------------------------------------------ derived
@@ -256,6 +264,8 @@ class _Parser:
             workspace=self.workspace(data["workspace"], joints),
             max_step=self.max_step(data["max_step"], names),
             watchdog=self.watchdog(data["watchdog"]),
+            extra_topics=self.extra_topics(data["extra_topics"]),
+            success_topic=None if data["success_topic"] is None else self.text(data["success_topic"], "success_topic"),
             source=self.source,
         )
 
@@ -330,6 +340,19 @@ class _Parser:
                 raise self.fail(f"{where}.field", f"{kind!r} is not a joint field", f"use {' or '.join(OBSERVATION_FIELDS)}")
             sources[key] = ObservationSource(joints=self.joint_list(entry["joints"], f"{where}.joints", joints), field=kind)
         return sources
+
+    def extra_topics(self, value: Any) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail("extra_topics", f"expected a mapping, got {value!r}",
+                            "write {extra source name: topic}, e.g. {object_pose: /object_pose}")
+        topics = {self.text(k, "extra_topics key"): self.text(v, f"extra_topics.{k}") for k, v in value.items()}
+        shared = sorted({t for t in topics.values() if list(topics.values()).count(t) > 1})
+        if shared:
+            raise self.fail("extra_topics", f"topic(s) {shared} carry more than one extra source",
+                            "give every extra source its own topic")
+        return topics
 
     def workspace(self, value: Any, joints: tuple[JointConfig, ...]) -> dict[str, tuple[float, float]]:
         if value is None:

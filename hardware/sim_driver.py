@@ -137,20 +137,37 @@ class SimArmDriver(ArmDriver):
         )
 
     def send_trajectory(self, positions: np.ndarray, dt: float, start_stamp: float) -> None:
-        self._advance()
-        msg = numpy_to_joint_trajectory(positions, dt, self.robot.joint_names, start_stamp)
-        if self._record("trajectory", msg):
-            self.follower.receive_trajectory(msg, self.sim_time, self._positions())
-            self._apply()
+        self.follow_trajectory(numpy_to_joint_trajectory(positions, dt, self.robot.joint_names, start_stamp))
 
     def send_setpoint(self, positions: np.ndarray) -> None:
+        self.follow_setpoint(numpy_to_float64_multiarray(positions))
+
+    def follow_trajectory(self, msg: JointTrajectory) -> bool:
+        """Receive a JointTrajectory as the simulated joint_trajectory_controller would (joints in any order, any
+        point times); what a ROS-facing wrapper (hardware/dds/sim_node.py) calls for each message it receives.
+
+        Returns False when the e-stop has latched and the message was ignored; raises ValueError for a message the
+        controller would reject (it is still recorded).
+        """
         self._advance()
-        msg = numpy_to_float64_multiarray(positions)
-        if len(msg.data) != self.robot.num_joints:
-            raise ValueError(f"setpoint has {len(msg.data)} values for joints {self.robot.joint_names}")
-        if self._record("setpoint", msg):
-            self.follower.receive_setpoint(float64_multiarray_to_numpy(msg), self.sim_time)
-            self._apply()
+        if not self._record("trajectory", msg):
+            return False
+        self.follower.receive_trajectory(msg, self.sim_time, self._positions())
+        self._apply()
+        return True
+
+    def follow_setpoint(self, msg: Float64MultiArray) -> bool:
+        """Receive a Float64MultiArray setpoint (one value per joint, in the robot config's order) as the simulated
+        forward position controller would. Returns False when ignored after the e-stop; ValueError when malformed."""
+        self._advance()
+        positions = float64_multiarray_to_numpy(msg)
+        if len(positions) != self.robot.num_joints:
+            raise ValueError(f"setpoint has {len(positions)} values for joints {self.robot.joint_names}")
+        if not self._record("setpoint", msg):
+            return False
+        self.follower.receive_setpoint(positions, self.sim_time)
+        self._apply()
+        return True
 
     def hold(self) -> None:
         self._advance()

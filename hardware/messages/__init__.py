@@ -15,6 +15,7 @@ from hardware.messages.convert import (
     numpy_to_joint_trajectory,
 )
 from hardware.messages.types import (
+    Bool,
     CompressedImage,
     Duration,
     Float64MultiArray,
@@ -31,7 +32,7 @@ from hardware.messages.types import (
 )
 
 __all__ = [
-    "IMAGE_CHANNELS", "CompressedImage", "Duration", "Float64MultiArray", "Header", "Image", "JointState",
+    "IMAGE_CHANNELS", "Bool", "CompressedImage", "Duration", "Float64MultiArray", "Header", "Image", "JointState",
     "JointTrajectory", "JointTrajectoryPoint", "Message", "MultiArrayDimension", "MultiArrayLayout", "Ros1Header",
     "Time", "cdr", "float64_multiarray_to_numpy", "image_to_numpy", "joint_state_to_numpy",
     "numpy_to_float64_multiarray", "numpy_to_image", "numpy_to_joint_trajectory", "ros1",

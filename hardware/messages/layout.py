@@ -13,6 +13,7 @@ from typing import Any, Callable, Protocol, TypeVar
 import numpy as np
 
 from hardware.messages.types import (
+    Bool,
     CompressedImage,
     Duration,
     Float64MultiArray,
@@ -120,6 +121,10 @@ def _encode_float64_multiarray(w: Encoder, m: Float64MultiArray) -> None:
     w.float64s(m.data)
 
 
+def _encode_bool(w: Encoder, m: Bool) -> None:
+    w.u8(1 if m.data else 0)
+
+
 def _encode_image(w: Encoder, m: Image) -> None:
     _encode_header(w, m.header)
     w.u32(m.height)
@@ -147,6 +152,7 @@ _ENCODERS: dict[type, Callable[[Encoder, Any], None]] = {
     MultiArrayDimension: _encode_dimension,
     MultiArrayLayout: _encode_layout,
     Float64MultiArray: _encode_float64_multiarray,
+    Bool: _encode_bool,
     Image: _encode_image,
     CompressedImage: _encode_compressed_image,
 }
@@ -218,6 +224,10 @@ def _decode_float64_multiarray(r: Decoder) -> Float64MultiArray:
     return Float64MultiArray(layout=_decode_layout(r), data=r.float64s())
 
 
+def _decode_bool(r: Decoder) -> Bool:
+    return Bool(data=r.u8() != 0)
+
+
 def _decode_image(r: Decoder) -> Image:
     return Image(
         header=_decode_header(r), height=r.u32(), width=r.u32(), encoding=r.string(), is_bigendian=r.u8(),
@@ -239,6 +249,7 @@ _DECODERS: dict[type, Callable[[Decoder], Message]] = {
     MultiArrayDimension: _decode_dimension,
     MultiArrayLayout: _decode_layout,
     Float64MultiArray: _decode_float64_multiarray,
+    Bool: _decode_bool,
     Image: _decode_image,
     CompressedImage: _decode_compressed_image,
 }

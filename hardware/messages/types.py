@@ -212,6 +212,19 @@ class Float64MultiArray(Message):
 
 
 @dataclass(eq=False)
+class Bool(Message):
+    """std_msgs/Bool: one flag (the simulated arm publishes its task success as one)."""
+
+    ros_type: ClassVar[str] = "std_msgs/msg/Bool"
+    data: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, (bool, np.bool_)):
+            raise ValueError(f"Bool.data must be True or False, got {self.data!r}")
+        self.data = bool(self.data)
+
+
+@dataclass(eq=False)
 class Image(Message):
     """sensor_msgs/Image: `height` rows of `step` bytes each, pixels packed as `encoding` says (e.g. "rgb8")."""
 

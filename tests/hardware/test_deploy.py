@@ -66,7 +66,7 @@ def test_a_clean_in_process_run_reports_the_score(checkpoint):
 
 
 def test_unknown_backends_fail_with_the_list_of_valid_ones(checkpoint):
-    with pytest.raises(ValueError, match=r"unknown backend 'ros2'; valid backends: sim"):
+    with pytest.raises(ValueError, match=r"unknown backend 'ros2'; valid backends: sim, dds"):
         deploy(job(checkpoint, backend="ros2"))
 
 

@@ -5,6 +5,7 @@ import pytest
 from rosbags.typesys import Stores, get_typestore
 
 from hardware.messages import (
+    Bool,
     CompressedImage,
     Duration,
     Float64MultiArray,
@@ -94,6 +95,8 @@ CASES = {
         layout=MultiArrayLayout(dim=[MultiArrayDimension("joint", 3, 3)]), data=[1.5, -2.5, np.pi]
     ),
     "float64_multiarray_empty": lambda seq: Float64MultiArray(),
+    "bool_true": lambda seq: Bool(data=True),
+    "bool_false": lambda seq: Bool(),
     "image_padded_rows": _padded_image,
     "image_mono8": lambda seq: Image(header=header(seq), height=2, width=3, encoding="mono8", step=3,
                                      data=bytes(range(6))),

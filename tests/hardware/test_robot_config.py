@@ -17,6 +17,7 @@ def test_pusht_sim_config_loads_with_the_envs_limits():
     lower, upper = robot.workspace_arrays()
     np.testing.assert_allclose(upper, [0.23, 0.23])
     np.testing.assert_allclose(robot.max_step_array(), [0.05, 0.05])
+    assert robot.extra_topics == {"object_pose": "/object_pose"} and robot.success_topic == "/task_success"
 
 
 def test_ur5e_example_loads_and_validates():
@@ -30,6 +31,7 @@ def test_ur5e_example_loads_and_validates():
     lower, upper = robot.workspace_arrays()
     assert np.isinf(lower[0]) and upper[1] == pytest.approx(-0.2)
     assert set(robot.cameras) == {"wrist_image", "scene_image"}
+    assert robot.extra_topics == {} and robot.success_topic is None  # both optional: a real cell has neither
 
 
 def test_action_map_reorders_action_dims_into_joint_order():
@@ -72,6 +74,11 @@ def _break(path: str, value):
         ("watchdog.max_inference_s", KeyError, r"watchdog: missing \['max_inference_s'\]"),
         ("state_topic", "", r"state_topic: expected a non-empty string"),
         ("joint_limits", {}, r"top level: unknown key\(s\) \['joint_limits'\]. Fix: use only name, control_rate_hz"),
+        ("extra_topics", ["/object_pose"], r"extra_topics: expected a mapping.*Fix: write \{extra source name: topic\}"),
+        ("extra_topics.object_pose", "", r"extra_topics.object_pose: expected a non-empty string"),
+        ("extra_topics", {"object_pose": "/pose", "block_velocity": "/pose"},
+         r"extra_topics: topic\(s\) \['/pose'\] carry more than one extra source"),
+        ("success_topic", 3, r"success_topic: expected a non-empty string"),
     ],
 )
 def test_bad_configs_name_the_field_and_the_fix(path, value, expected):
