@@ -39,16 +39,35 @@ def _dds(robot: RobotConfig, clock: Clock, options: Mapping[str, Any]) -> ArmDri
                         state_timeout_s=float(options.get("state_timeout_s", 5.0)), clock=clock)
 
 
+ROS1_OPTIONS = ("master_uri", "state_timeout_s")
+
+
+def _ros1(robot: RobotConfig, clock: Clock, options: Mapping[str, Any]) -> ArmDriver:
+    """ROS 1 topics through rospy and a ROS master (hardware/ros1/driver.py); options are conf/deploy.yaml's `ros1`
+    section. rospy is imported only here, so the other backends work without it."""
+    unknown = sorted(set(options) - set(ROS1_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown ros1 option(s) {unknown}; the ros1 section takes {', '.join(ROS1_OPTIONS)}")
+    from hardware.ros1 import import_rospy
+
+    import_rospy()  # ImportError saying how to install rospy
+    from hardware.ros1.driver import Ros1ArmDriver
+
+    return Ros1ArmDriver(robot, master_uri=options.get("master_uri"),
+                         state_timeout_s=float(options.get("state_timeout_s", 5.0)), clock=clock)
+
+
 # Backend name -> driver factory(robot, clock, backend options: the config section named like the backend).
-# ROS 2 through rclpy and ROS 1 come later.
-BACKENDS: dict[str, Callable[[RobotConfig, Clock, Mapping[str, Any]], ArmDriver]] = {"sim": _sim, "dds": _dds}
+# ROS 2 through rclpy comes later.
+BACKENDS: dict[str, Callable[[RobotConfig, Clock, Mapping[str, Any]], ArmDriver]] = {
+    "sim": _sim, "dds": _dds, "ros1": _ros1}
 
 
 def check_backend(backend: str) -> None:
     """Raise ValueError with the list of valid backends unless ``backend`` is one."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)} "
-                         "(the rclpy ROS 2 and ROS 1 backends do not exist yet: docs/hardware.md)")
+                         "(the rclpy ROS 2 backend does not exist yet: docs/hardware.md)")
 
 
 def make_driver(backend: str, robot: RobotConfig, clock: Clock, options: Mapping[str, Any] | None = None) -> ArmDriver:

@@ -1,0 +1,368 @@
+"""The ROS 1 backend end to end, run by tests/hardware/test_ros1.py inside a network namespace of its own:
+
+    unshare -n sh -c 'ip link set lo up && exec python tests/hardware/ros1_scenario.py --checkpoint DIR --workdir DIR'
+
+It starts a real rosmaster on a free loopback port (ROS_MASTER_URI / ROS_IP / ROS_HOSTNAME all 127.0.0.1, logs
+under --workdir), and every ROS 1 node runs in this process or its children, all inside that namespace. Steps,
+each recorded under its name (or as {"error": ...}):
+
+    wire       rospy's own generated messages published by rospy and received as raw bytes (rospy.AnyMsg),
+               compared with hardware.messages.ros1.serialize; and the backend's Publisher read by rospy's own
+               generated classes (this process's rospy node, which the driver below then shares)
+    deploy     python scripts/deploy.py ... backend=ros1 against python -m hardware.ros1.sim_node
+    node       the node's current state read by a Ros1ArmDriver; "still": whether the arm stays put after the deploy
+    driver     a trajectory followed, hold, and e-stop (nothing more sent) through Ros1ArmDriver
+    report     the node's own JSON report (what it received), after SIGTERM
+    forward_position  a second node (forward_position controller, its own command topic) and a second driver
+               sharing this process's rospy node: a setpoint followed, hold as a setpoint
+
+The last line printed is "RESULT <json>".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from hardware.messages import (  # noqa: E402
+    Bool,
+    Duration,
+    Float64MultiArray,
+    Header,
+    JointState,
+    JointTrajectory,
+    JointTrajectoryPoint,
+    MultiArrayDimension,
+    MultiArrayLayout,
+    Ros1Header,
+    Time,
+    ros1,
+)
+from hardware.robot import load_robot  # noqa: E402
+from hardware.ros1 import import_rospy  # noqa: E402
+from robopolicy.envs.pusht import PushTEnv  # noqa: E402
+
+rospy = import_rospy()
+from std_msgs import msg as std_msgs  # noqa: E402
+from sensor_msgs import msg as sensor_msgs  # noqa: E402
+from trajectory_msgs import msg as trajectory_msgs  # noqa: E402
+
+from hardware.ros1.driver import Ros1ArmDriver  # noqa: E402
+from hardware.ros1.transport import Publisher  # noqa: E402
+
+SEED = 1_000_000
+NODE_RATE_HZ = 50  # fresher states than the 10 Hz control rate: less latency for the deploy's first points
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_master(workdir: Path) -> subprocess.Popen:
+    """rosmaster on a free loopback port; sets this process's ROS_* environment (inherited by every child)."""
+    port = free_port()
+    os.environ.update({"ROS_MASTER_URI": f"http://127.0.0.1:{port}", "ROS_IP": "127.0.0.1",
+                       "ROS_HOSTNAME": "127.0.0.1", "ROS_HOME": str(workdir / "ros_home"),
+                       "ROS_LOG_DIR": str(workdir / "ros_log")})
+    master = subprocess.Popen(["rosmaster", "--core", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    import rosgraph
+
+    deadline = time.time() + 15
+    while True:
+        try:
+            rosgraph.Master("/scenario").getPid()
+            return master
+        except Exception:  # noqa: BLE001 - not up yet
+            if time.time() > deadline or master.poll() is not None:
+                master.kill()
+                raise AssertionError(f"rosmaster did not come up on port {port}: {master.stderr.read()[-2000:]}")
+            time.sleep(0.05)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``condition`` every 5 ms until it holds; AssertionError(what) after ``timeout_s``."""
+    deadline = time.time() + timeout_s
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError(what)
+        time.sleep(0.005)
+
+
+def wire_cases() -> dict[str, tuple[Any, Any]]:
+    """Each type the backend carries, as (hardware.messages dataclass, the same message built with rospy's class)."""
+    stamp = Time(sec=1_700_000_123, nanosec=456_789_012)
+    rstamp = rospy.Time(1_700_000_123, 456_789_012)
+    return {
+        "joint_state": (
+            JointState(header=Header(stamp=stamp, frame_id="base"), name=["pusher_x", "pusher_y", "j3"],
+                       position=[0.1, -0.2, 3.0], velocity=[0.0, 0.5, -0.25]),
+            sensor_msgs.JointState(header=std_msgs.Header(stamp=rstamp, frame_id="base"),
+                                   name=["pusher_x", "pusher_y", "j3"], position=[0.1, -0.2, 3.0],
+                                   velocity=[0.0, 0.5, -0.25], effort=[])),
+        "joint_trajectory": (
+            JointTrajectory(header=Header(stamp=stamp, frame_id="base"), joint_names=["a", "bb", "ccc"], points=[
+                JointTrajectoryPoint(positions=[0.0, 0.1, 0.2], time_from_start=Duration(0, 0)),
+                JointTrajectoryPoint(positions=[0.3, 0.4, 0.5], velocities=[1.0, 1.0, 1.0],
+                                     time_from_start=Duration(0, 100_000_000))]),
+            trajectory_msgs.JointTrajectory(
+                header=std_msgs.Header(stamp=rstamp, frame_id="base"), joint_names=["a", "bb", "ccc"], points=[
+                    trajectory_msgs.JointTrajectoryPoint(positions=[0.0, 0.1, 0.2], time_from_start=rospy.Duration(0, 0)),
+                    trajectory_msgs.JointTrajectoryPoint(positions=[0.3, 0.4, 0.5], velocities=[1.0, 1.0, 1.0],
+                                                         time_from_start=rospy.Duration(0, 100_000_000))])),
+        "float64_multiarray": (
+            Float64MultiArray(layout=MultiArrayLayout(dim=[MultiArrayDimension("object_pose", 4, 4)]),
+                              data=[0.1, -0.2, 1.0, 0.0]),
+            std_msgs.Float64MultiArray(layout=std_msgs.MultiArrayLayout(
+                dim=[std_msgs.MultiArrayDimension(label="object_pose", size=4, stride=4)], data_offset=0),
+                data=[0.1, -0.2, 1.0, 0.0])),
+        "bool": (Bool(data=True), std_msgs.Bool(data=True)),
+    }
+
+
+def _with_seq(msg: Any, seq: int) -> Any:
+    """``msg`` with its header's seq set (rospy numbers the headers it publishes)."""
+    if hasattr(msg, "header"):
+        msg.header = Ros1Header(seq=seq, stamp=msg.header.stamp, frame_id=msg.header.frame_id)
+    return msg
+
+
+def step_wire() -> dict[str, Any]:
+    """rospy -> raw bytes vs hardware.messages.ros1, and the backend's Publisher -> rospy's generated classes."""
+    from hardware.ros1.transport import ensure_node
+
+    ensure_node("ros1_scenario")
+    out: dict[str, Any] = {}
+    for name, (ours, theirs) in wire_cases().items():
+        raw: list[Any] = []
+        real: list[Any] = []
+        pub = rospy.Publisher(f"/wire_check/{name}", type(theirs), queue_size=10)
+        sub = rospy.Subscriber(f"/wire_check/{name}", rospy.AnyMsg, raw.append)
+        wait_for(lambda: pub.get_num_connections() > 0, 10.0, f"{name}: rospy publisher and AnyMsg never connected")
+        pub.publish(theirs)
+        wait_for(lambda: bool(raw), 5.0, f"{name}: nothing arrived as AnyMsg")
+        data = bytes(raw[0]._buff)
+        seq = int.from_bytes(data[:4], "little") if hasattr(ours, "header") else 0
+        expected = ros1.serialize(_with_seq(ours, seq))
+        out[name] = {"count": len(raw), "equal": data == expected, "wire_len": len(data), "ros1_len": len(expected),
+                     "type": raw[0]._connection_header["type"],
+                     "reads_back": ros1.deserialize(data, type(ours)) == _with_seq(ours, seq)}
+        # the other way: our Publisher, rospy's generated class deserializing
+        ours_pub = Publisher(f"/wire_check/{name}_ours", type(ours))
+        real_sub = rospy.Subscriber(f"/wire_check/{name}_ours", type(theirs), real.append)
+        wait_for(lambda: ours_pub.subscriber_count() > 0, 10.0, f"{name}: our publisher never connected")
+        ours_pub.publish(ours)
+        wait_for(lambda: bool(real), 5.0, f"{name}: rospy's {type(theirs).__name__} subscriber got nothing")
+        received = real[0]
+        if hasattr(received, "header"):
+            theirs.header.seq = received.header.seq
+        out[name]["rospy_reads_ours"] = received == theirs
+        for endpoint in (pub, sub, real_sub):
+            endpoint.unregister()
+        ours_pub.close()
+    return out
+
+
+def start_node(workdir: Path, report: str = "node.json", robot: str = "pusht_sim") -> subprocess.Popen:
+    node = subprocess.Popen(
+        [sys.executable, "-m", "hardware.ros1.sim_node", "--robot", robot, "--seed", str(SEED), "--rate",
+         str(NODE_RATE_HZ), "--report", str(workdir / report)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = node.stdout.readline()
+    if "ready" not in line:
+        node.kill()
+        raise AssertionError(f"the sim node did not start: {line!r} {node.stderr.read()[-2000:]}")
+    return node
+
+
+def stop_node(node: subprocess.Popen) -> dict[str, Any]:
+    node.terminate()
+    try:
+        out, err = node.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        node.kill()
+        out, err = node.communicate()
+    return {"returncode": node.returncode, "stdout": out[-2000:], "stderr": err[-2000:]}
+
+
+def expected_start() -> dict[str, list[float]]:
+    env = PushTEnv(render_mode=None)
+    env.reset(seed=SEED)
+    pose = env.block_pose
+    return {"pusher": env.pusher_pos.tolist(), "object_pose": [pose[0], pose[1], math.cos(pose[2]), math.sin(pose[2])]}
+
+
+def read_positions(driver: Ros1ArmDriver) -> np.ndarray:
+    return driver.read_state().positions
+
+
+def step_deploy(checkpoint: str) -> dict[str, Any]:
+    began = time.time()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "deploy.py"), f"checkpoint={checkpoint}", "robot=pusht_sim",
+         "backend=ros1", "max_seconds=null", "max_ticks=8", "ros1.state_timeout_s=10"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return {"returncode": proc.returncode, "stdout": proc.stdout[-3000:], "stderr": proc.stderr[-3000:],
+            "began": began, "ended": time.time()}
+
+
+def step_node(driver: Ros1ArmDriver) -> dict[str, Any]:
+    state = driver.read_state()
+    return {"positions": state.positions.tolist(), "velocities": None if state.velocities is None else
+            state.velocities.tolist(), "object_pose": state.extras["object_pose"].tolist(),
+            "age_s": time.time() - state.stamp, "expected": expected_start(), "task_success": driver.task_success()}
+
+
+def step_still(driver: Ros1ArmDriver) -> dict[str, Any]:
+    """How far the arm moves in 0.4 s with nobody commanding it (after the deploy's hold)."""
+    before = read_positions(driver)
+    time.sleep(0.4)
+    return {"moved": float(np.abs(read_positions(driver) - before).max())}
+
+
+def step_driver(driver: Ros1ArmDriver) -> dict[str, Any]:
+    out: dict[str, Any] = {"began": time.time()}
+    dt = driver.robot.dt
+    # a trajectory: 4 points, 1 cm + 0.5 cm per tick, followed to its last point
+    start = read_positions(driver)
+    target = start + np.arange(1, 5)[:, None] * np.array([0.01, 0.005])
+    driver.send_trajectory(target, dt, time.time() + dt)
+    time.sleep(4 * dt + 0.5)
+    out["trajectory"] = {"start": start.tolist(), "target": target[-1].tolist(),
+                         "reached": read_positions(driver).tolist()}
+    # hold: a 1 s trajectory interrupted after 0.25 s; the arm must stay where it was, not finish it
+    start = read_positions(driver)
+    long = start + np.arange(1, 11)[:, None] * np.array([-0.01, 0.0])
+    driver.send_trajectory(long, dt, time.time() + dt)
+    time.sleep(0.25)
+    driver.hold()
+    held_at = driver.sent[-1].message.points[0].positions
+    time.sleep(0.6)
+    out["hold"] = {"start": start.tolist(), "trajectory_end": long[-1].tolist(), "held_at": held_at.tolist(),
+                   "after": read_positions(driver).tolist(), "points": len(driver.sent[-1].message.points)}
+    # e-stop: during a motion; then every command is dropped
+    start = read_positions(driver)
+    driver.send_trajectory(start + np.arange(1, 5)[:, None] * np.array([0.0, -0.01]), dt, time.time() + dt)
+    time.sleep(0.15)
+    driver.estop()
+    estop_point = driver.sent[-1].message.points[0].positions
+    sent_before = len(driver.sent)
+    driver.send_trajectory(start[None] + 0.02, dt, time.time() + dt)
+    driver.hold()
+    driver.estop()
+    time.sleep(0.5)
+    out["estop"] = {"estop_point": estop_point.tolist(), "after": read_positions(driver).tolist(),
+                    "sent_before": sent_before, "sent_after": len(driver.sent), "ignored": driver.ignored_commands,
+                    "estopped": driver.estopped}
+    out["sent"] = [{"kind": c.kind, "time": c.time} for c in driver.sent]
+    out["ended"] = time.time()
+    return out
+
+
+def step_forward_position(workdir: Path) -> dict[str, Any]:
+    """The same arm with a forward_position controller on its own topics: a setpoint, then hold."""
+    import yaml
+
+    from hardware.robot import ROBOT_CONF_DIR
+
+    data = yaml.safe_load((ROBOT_CONF_DIR / "pusht_sim.yaml").read_text())
+    data["controller"] = {"type": "forward_position", "topic": "/forward_position_controller/commands"}
+    data["state_topic"] = "/forward/joint_states"
+    data["extra_topics"] = {"object_pose": "/forward/object_pose"}
+    data["success_topic"] = "/forward/task_success"
+    path = workdir / "pusht_forward.yaml"
+    path.write_text(yaml.safe_dump(data))
+    node = start_node(workdir, "node_forward.json", str(path))
+    driver = Ros1ArmDriver(load_robot(path), state_timeout_s=10.0)
+    try:
+        driver.connect()
+        start = read_positions(driver)
+        setpoint = start + np.array([0.02, -0.01])
+        driver.send_setpoint(setpoint)
+        time.sleep(0.4)  # within the 0.5 s command timeout
+        reached = read_positions(driver)
+        driver.hold()
+        hold = driver.sent[-1].message
+        time.sleep(0.2)
+        out = {"start": start.tolist(), "setpoint": setpoint.tolist(), "reached": reached.tolist(),
+               "hold_kind": type(hold).__name__, "hold_values": hold.data.tolist(),
+               "after": read_positions(driver).tolist()}
+    finally:
+        driver.close()
+        out_exit = stop_node(node)
+    out["node_exit"] = out_exit
+    report = json.loads((workdir / "node_forward.json").read_text())
+    out["received"] = [c["kind"] for c in report["commands"]]
+    out["rejected"] = report["rejected"]
+    return out
+
+
+def run_step(results: dict[str, Any], name: str, step: Callable[[], Any]) -> bool:
+    try:
+        results[name] = step()
+        return True
+    except Exception:  # noqa: BLE001 - recorded for the test to show
+        results[name] = {"error": traceback.format_exc()}
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--workdir", type=Path, required=True)
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    master = node = driver = None
+    try:
+        if not run_step(results, "master", lambda: start_master(args.workdir)):
+            return
+        master = results.pop("master")
+        results["master"] = os.environ["ROS_MASTER_URI"]
+        run_step(results, "wire", step_wire)
+        if run_step(results, "node_start", lambda: start_node(args.workdir)):
+            node = results.pop("node_start")
+            results["node_start"] = "ok"
+            run_step(results, "deploy", lambda: step_deploy(args.checkpoint))
+            driver = Ros1ArmDriver(load_robot("pusht_sim"), state_timeout_s=10.0)
+            if run_step(results, "connect", lambda: driver.connect() or "ok"):
+                run_step(results, "node", lambda: step_node(driver))
+                run_step(results, "still", lambda: step_still(driver))
+                run_step(results, "driver", lambda: step_driver(driver))
+        if driver is not None:
+            driver.close()
+            driver = None
+        if node is not None:
+            results["node_exit"] = stop_node(node)
+            node = None
+            run_step(results, "report", lambda: json.loads((args.workdir / "node.json").read_text()))
+        run_step(results, "forward_position", lambda: step_forward_position(args.workdir))
+    finally:
+        if driver is not None:
+            driver.close()
+        if node is not None:
+            node.kill()
+        if master is not None:
+            master.terminate()
+            master.wait(timeout=10)
+        print("RESULT " + json.dumps(results), flush=True)
+        os._exit(0)  # rospy's threads (the node) would otherwise keep the process alive
+
+
+if __name__ == "__main__":
+    main()
