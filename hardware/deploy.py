@@ -5,11 +5,14 @@ Takes the plain config Hydra composed (conf/deploy.yaml), so the script stays on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hardware.clock import Clock, ManualClock, WallClock
+from hardware.command_log import CommandLog
 from hardware.control_loop import ControlLoop, LoopResult
 from hardware.driver import ArmDriver
 from hardware.robot import RobotConfig
@@ -81,6 +84,43 @@ def make_clock(backend: str, realtime: bool) -> Clock:
     return ManualClock() if backend == "sim" and not realtime else WallClock()
 
 
+DEFAULT_LOG_NAME = "deploy_log.jsonl"
+
+
+def resolve_log_path(log_path: str | Path | None) -> Path | None:
+    """Where the command log goes: None (null in the config) disables it; a relative path is taken inside Hydra's
+    run directory when Hydra is running, else the current directory."""
+    if log_path is None:
+        return None
+    path = Path(log_path)
+    if path.is_absolute():
+        return path
+    base = Path.cwd()
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            base = Path(HydraConfig.get().runtime.output_dir)
+    except ImportError:  # pragma: no cover - hydra is a dependency, but the job runs without it too
+        pass
+    return base / path
+
+
+@contextlib.contextmanager
+def _connected(driver: ArmDriver, dry_run: bool) -> Iterator[ArmDriver]:
+    """The driver connected for the run; on the way out it is told to hold and closed - except in a dry run, where
+    nothing is sent to the arm, so it is only closed."""
+    if not dry_run:
+        with driver:
+            yield driver
+        return
+    driver.connect()
+    try:
+        yield driver
+    finally:
+        driver.close()
+
+
 @dataclass
 class DeployResult:
     """The loop's result plus what the run was: robot, backend, checkpoint, and the task score where known."""
@@ -90,6 +130,7 @@ class DeployResult:
     backend: str
     checkpoint: str
     score: float | None = None
+    log_path: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -99,11 +140,17 @@ class DeployResult:
         head = f"deploy {self.checkpoint} on {self.robot} ({self.backend} backend)"
         if self.score is not None:
             head += f"; task score {self.score:.3f}"
-        return f"{head}\n{self.loop.summary()}"
+        tail = f"\n  command log: {self.log_path}" if self.log_path else ""
+        return f"{head}\n{self.loop.summary()}{tail}"
 
 
 def deploy(cfg: Mapping[str, Any]) -> DeployResult:
-    """Load the checkpoint, build the robot config, driver and clock, and run the control loop once."""
+    """Load the checkpoint, build the robot config, driver and clock, and run the control loop once.
+
+    Optional keys (conf/deploy.yaml): dry_run (send nothing to the arm, print what would be sent), log_path (the
+    JSON-lines command log, relative to the run directory; absent or null: no log), status_every_s (a status line
+    this often on the loop clock; absent or null: quiet).
+    """
     backend = str(cfg["backend"])
     check_backend(backend)  # before loading anything
     robot = RobotConfig.from_dict(cfg["robot"], source=f"robot config '{cfg['robot'].get('name', '?')}'")
@@ -114,9 +161,19 @@ def deploy(cfg: Mapping[str, Any]) -> DeployResult:
     sim = dict(cfg.get("sim") or {})
     clock = make_clock(backend, bool(sim.get("realtime", False)))
     driver = make_driver(backend, robot, clock, dict(cfg.get(backend) or {}))
-    loop = ControlLoop(driver, runner, robot, clock=clock, max_ticks=cfg.get("max_ticks"),
-                       max_seconds=cfg.get("max_seconds"), stop_on_success=bool(cfg.get("stop_on_success", True)))
-    with driver:
-        result = loop.run()
-        score = driver.score() if isinstance(driver, SimArmDriver) else None
-    return DeployResult(loop=result, robot=robot.name, backend=backend, checkpoint=str(cfg["checkpoint"]), score=score)
+    dry_run = cfg.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValueError(f"dry_run must be true or false, got {dry_run!r} (scripts/deploy.py ... dry_run=true)")
+    status_every_s = cfg.get("status_every_s")
+    log_path = resolve_log_path(cfg.get("log_path"))
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(CommandLog(log_path)) if log_path is not None else None
+        loop = ControlLoop(driver, runner, robot, clock=clock, max_ticks=cfg.get("max_ticks"),
+                           max_seconds=cfg.get("max_seconds"), stop_on_success=bool(cfg.get("stop_on_success", True)),
+                           dry_run=dry_run, log=log,
+                           status_every_s=None if status_every_s is None else float(status_every_s))
+        with _connected(driver, dry_run):
+            result = loop.run()
+            score = driver.score() if isinstance(driver, SimArmDriver) else None
+    return DeployResult(loop=result, robot=robot.name, backend=backend, checkpoint=str(cfg["checkpoint"]), score=score,
+                        log_path=None if log_path is None else str(log_path))

@@ -22,6 +22,7 @@ middleware, on which topics those other sources and the task's success arrive). 
     watchdog: {max_state_age_s: 0.25, max_inference_s: 0.5}
     extra_topics: {object_pose: /object_pose}  # optional: the topic each extra source arrives on (DDS backend)
     success_topic: /task_success              # optional: std_msgs/Bool task success (the simulator publishes one)
+    position_limits: reject   # optional: reject (default) | clamp, what a target outside a joint's [lower, upper] does
 
 Every mistake is reported with the file, the field and what to write instead (RobotConfigError).
 Units are the joints' own: radians for revolute joints, metres for prismatic ones, per second (squared).
@@ -39,12 +40,14 @@ import numpy as np
 import yaml
 
 CONTROLLER_TYPES = ("joint_trajectory", "forward_position")
+POSITION_LIMIT_MODES = ("reject", "clamp")
 OBSERVATION_FIELDS = ("position", "velocity")
 ROBOT_CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "robot"
 
 _TOP_KEYS = ("name", "control_rate_hz", "joints", "controller", "state_topic", "cameras", "observations", "action",
-             "workspace", "max_step", "watchdog", "extra_topics", "success_topic")
-_OPTIONAL_TOP_KEYS = {"cameras": {}, "workspace": {}, "extra_topics": {}, "success_topic": None}
+             "workspace", "max_step", "watchdog", "extra_topics", "success_topic", "position_limits")
+_OPTIONAL_TOP_KEYS = {"cameras": {}, "workspace": {}, "extra_topics": {}, "success_topic": None,
+                      "position_limits": "reject"}
 _JOINT_KEYS = ("name", "lower", "upper", "velocity", "acceleration")
 _CONTROLLER_KEYS = ("type", "topic", "latency_s", "command_timeout_s")
 _WATCHDOG_KEYS = ("max_state_age_s", "max_inference_s")
@@ -122,6 +125,9 @@ class RobotConfig:
     extra_topics: dict[str, str] = field(default_factory=dict)
     # std_msgs/Bool topic on which the task's success is published (the simulated arm does); None: nothing tells.
     success_topic: str | None = None
+    # what ChunkSafety does with a target outside a joint's [lower, upper]: "reject" (a SafetyFault, the default) or
+    # "clamp" (move it onto the limit and count an intervention; every other check still faults). docs/hardware.md
+    position_limits: str = "reject"
     source: str = field(default="<dict>", compare=False)
 
     # ------------------------------------------------------------------------------------------ derived
@@ -266,6 +272,7 @@ class _Parser:
             watchdog=self.watchdog(data["watchdog"]),
             extra_topics=self.extra_topics(data["extra_topics"]),
             success_topic=None if data["success_topic"] is None else self.text(data["success_topic"], "success_topic"),
+            position_limits=self.position_limits(data["position_limits"]),
             source=self.source,
         )
 
@@ -383,6 +390,14 @@ class _Parser:
             return {n: self.number(value[n], f"max_step.{n}", positive=True) for n in joints}
         step = self.number(value, "max_step", positive=True)
         return {n: step for n in joints}
+
+    def position_limits(self, value: Any) -> str:
+        """The position-limit mode: "reject" or "clamp"."""
+        if value not in POSITION_LIMIT_MODES:
+            raise self.fail("position_limits", f"{value!r} is not a mode",
+                            "write `position_limits: reject` (a target outside a joint's limits is a fault, the "
+                            "default) or `position_limits: clamp` (it is moved onto the limit and counted)")
+        return value
 
     def watchdog(self, value: Any) -> WatchdogConfig:
         value = self.mapping(value, "watchdog", _WATCHDOG_KEYS)

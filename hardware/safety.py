@@ -1,8 +1,10 @@
 """Safety between the policy and every backend: whole-chunk checks, a watchdog, and an e-stop button.
 
-Nothing here corrects a command. A chunk that breaks a limit is a fault (SafetyFault), and the control loop answers
-every fault the same way: the arm is told to hold and nothing more is sent. Clamping a bad chunk into range would
-execute a motion the policy never proposed.
+Nothing here corrects a command, with one opt-in exception. A chunk that breaks a limit is a fault (SafetyFault),
+and the control loop answers every fault the same way: the arm is told to hold and nothing more is sent. Clamping a
+bad chunk into range would execute a motion the policy never proposed, so it is not the default; a robot config may
+ask for ``position_limits: clamp``, and then only targets outside the joint position limits are moved onto them
+(counted in ``ChunkSafety.last_clamped``); every other rule still faults, checked on the clamped chunk.
 
 Shapes: T points of a chunk, J joints (the robot config's order). Step i of a chunk is the move that ends at point i,
 from the point before it, or from the current state for the first point sent; it takes one tick of dt seconds (the
@@ -50,11 +52,17 @@ class ChunkSafety:
         self.max_acceleration = robot.joint_array("acceleration")
         self.max_step = robot.max_step_array()
         self.workspace_lower, self.workspace_upper = robot.workspace_arrays()
+        self.clamp = robot.position_limits == "clamp"
+        self.last_clamped = 0  # joint values the last check moved onto a position limit (clamp mode only)
 
     def check(self, chunk: np.ndarray, current_positions: np.ndarray, dt: float,
               current_velocities: np.ndarray | None = None, *, dropped: int = 0,
               first_step_s: float | None = None) -> np.ndarray:
-        """Return the chunk (T, J) unchanged (as float64) if it is safe from the current state, else raise SafetyFault.
+        """Return the chunk (T, J) (as float64) if it is safe from the current state, else raise SafetyFault.
+
+        With ``position_limits: clamp`` the returned chunk has its targets outside the joint position limits moved
+        onto them (``last_clamped`` says how many values), and every later rule is checked on that clamped chunk;
+        send the returned chunk, not the one passed in. Otherwise it is returned unchanged.
 
         current_positions: (J,) measured now. current_velocities: (J,) or None; when given, the acceleration from
         the arm's current velocity into the first step is checked too.
@@ -80,7 +88,13 @@ class ChunkSafety:
             raise SafetyFault("non_finite", f"the current joint positions are not finite: {current.tolist()}; "
                               "the joint state is broken, nothing can be checked against it")
         self._non_finite(chunk)
-        self._outside(chunk, self.lower, self.upper, "position", "joint position limits")
+        self.last_clamped = 0
+        if self.clamp:
+            clamped = np.clip(chunk, self.lower, self.upper)
+            self.last_clamped = int(np.count_nonzero(clamped != chunk))
+            chunk = clamped
+        else:
+            self._outside(chunk, self.lower, self.upper, "position", "joint position limits")
         self._outside(chunk, self.workspace_lower, self.workspace_upper, "workspace", "workspace bounds")
 
         path = chunk[dropped:]

@@ -152,7 +152,7 @@ def step_deploy(checkpoint: str, workdir: Path) -> dict[str, Any]:
     began = time.time()
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "deploy.py"), f"checkpoint={checkpoint}", "robot=pusht_sim",
-         "backend=dds", "max_seconds=null", "max_ticks=8", "dds.state_timeout_s=10"],
+         "backend=dds", "max_seconds=null", "max_ticks=8", "dds.state_timeout_s=10", "log_path=null"],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     return {"returncode": proc.returncode, "stdout": proc.stdout[-3000:], "stderr": proc.stderr[-3000:],
             "began": began, "ended": time.time()}

@@ -216,7 +216,7 @@ def step_deploy(checkpoint: str) -> dict[str, Any]:
     began = time.time()
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "deploy.py"), f"checkpoint={checkpoint}", "robot=pusht_sim",
-         "backend=ros1", "max_seconds=null", "max_ticks=8", "ros1.state_timeout_s=10"],
+         "backend=ros1", "max_seconds=null", "max_ticks=8", "ros1.state_timeout_s=10", "log_path=null"],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     return {"returncode": proc.returncode, "stdout": proc.stdout[-3000:], "stderr": proc.stderr[-3000:],
             "began": began, "ended": time.time()}

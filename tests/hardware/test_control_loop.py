@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from hardware.clock import ManualClock
+from hardware.command_log import CommandLog, read_log
 from hardware.control_loop import ControlLoop
 from hardware.safety import EStop
 from hardware.sim_driver import SimArmDriver
@@ -202,3 +203,128 @@ def test_a_run_needs_an_end_and_trajectory_control_needs_chunks():
     with pytest.raises(ValueError, match="temporal ensembling"):
         ControlLoop(RecordingDriver(robot, clock), PolicyRunner(WalkPolicy(), temporal_ensemble=0.1), robot,
                     clock=clock, max_ticks=1)
+
+
+# --- dry run, command log, status line, clamping, timing statistics -------------------------------------------------
+def test_a_dry_run_reads_state_but_sends_nothing_at_all_and_prints_what_it_would_send(tmp_path):
+    clock, printed = ManualClock(), []
+    driver = RecordingDriver(pusht_robot(), clock)
+    with CommandLog(tmp_path / "log.jsonl") as log:
+        result = run(WalkPolicy(step=(0.01, 0.0)), driver, max_ticks=10, dry_run=True, log=log, echo=printed.append)
+    assert set(driver.calls) == {"read_state"} and driver.sent == []  # no send_*, no hold, no estop
+    assert result.ok and result.dry_run and not result.held and result.trajectories_sent == 3
+    assert [line.split(":")[0] for line in printed] == ["[dry run] tick 0", "[dry run] tick 4", "[dry run] tick 8"]
+    assert "would send trajectory of 4 points from t=0.100 every 0.1 s ['pusher_x', 'pusher_y']" in printed[0]
+    assert "[0.01, 0.  ]" in printed[0] and "[0.04, 0.  ]" in printed[0]
+    records = read_log(tmp_path / "log.jsonl")
+    assert len(records) == 3 and all(r["dry_run"] for r in records)
+    np.testing.assert_allclose(records[0]["positions"], [[0.01, 0.0], [0.02, 0.0], [0.03, 0.0], [0.04, 0.0]])
+    assert "DRY RUN" in result.summary() and "the arm was not told to hold" in result.summary()
+
+
+def test_a_dry_run_fault_or_estop_sends_no_hold_or_estop_either():
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock)
+    result = run(WalkPolicy(fault="nan", fault_call=1), driver, max_ticks=50, dry_run=True, echo=lambda line: None)
+    assert result.status == "fault" and result.fault_check == "non_finite" and not result.ok
+    assert set(driver.calls) == {"read_state"}
+    button = EStop()
+    driver = RecordingDriver(pusht_robot(), clock)
+    result = run(WalkPolicy(fault="estop", fault_call=1, estop=button), driver, max_ticks=50, estop=button,
+                 dry_run=True, echo=lambda line: None)
+    assert result.status == "estop" and set(driver.calls) == {"read_state"}
+
+
+def test_the_log_has_one_line_per_trajectory_sent_with_its_positions_and_timing(tmp_path):
+    clock = ManualClock()
+    driver = RecordingDriver(pusht_robot(), clock)
+    with CommandLog(tmp_path / "log.jsonl") as log:
+        result = run(WalkPolicy(step=(0.01, 0.0)), driver, max_ticks=10, log=log)
+    records = read_log(tmp_path / "log.jsonl")
+    assert len(records) == len(driver.sent) == result.trajectories_sent == 3
+    for record, sent, tick in zip(records, driver.sent, (0, 4, 8)):
+        assert (record["tick"], record["kind"], record["dt"], record["dropped"], record["clamped"]) == \
+            (tick, "trajectory", 0.1, 0, 0)
+        assert record["obs_stamp"] == pytest.approx(tick * 0.1) and record["clock"] == pytest.approx(tick * 0.1)
+        assert record["start_stamp"] == pytest.approx(sent[3]) == pytest.approx(tick * 0.1 + 0.1)
+        assert record["joints"] == ["pusher_x", "pusher_y"] and record["dry_run"] is False
+        assert isinstance(record["wall"], float)
+        np.testing.assert_allclose(record["positions"], sent[1])
+
+
+def test_the_log_has_one_line_per_setpoint(tmp_path):
+    robot = pusht_robot(controller={"type": "forward_position", "topic": "/forward_position_controller/commands"})
+    driver = RecordingDriver(robot, ManualClock(), position=(0.1, 0.0))
+    with CommandLog(tmp_path / "log.jsonl") as log:
+        run(WalkPolicy(step=(0.0, 0.01)), driver, max_ticks=6, log=log)
+    records = read_log(tmp_path / "log.jsonl")
+    assert [r["kind"] for r in records] == ["setpoint"] * 6 and [r["tick"] for r in records] == list(range(6))
+    np.testing.assert_allclose([r["positions"] for r in records], [s[1] for s in driver.sent])
+    assert records[0]["start_stamp"] is None
+
+
+def test_a_fault_is_the_last_line_of_the_log(tmp_path):
+    driver = RecordingDriver(pusht_robot(), ManualClock())
+    with CommandLog(tmp_path / "log.jsonl") as log:
+        result = run(WalkPolicy(fault="nan", fault_call=1), driver, max_ticks=50, log=log)
+    records = read_log(tmp_path / "log.jsonl")
+    assert [r["kind"] for r in records] == ["trajectory", "fault"]
+    last = records[-1]
+    assert (last["tick"], last["check"], last["joint"], last["step"]) == (TA, "non_finite", "pusher_x", 2)
+    assert last["reason"] == result.fault and last["value"] == "nan"
+    driver = RecordingDriver(pusht_robot(), ManualClock(), raise_in="send_trajectory", raise_on_call=1)
+    with CommandLog(tmp_path / "log2.jsonl") as log:
+        run(WalkPolicy(), driver, max_ticks=50, log=log)
+    records = read_log(tmp_path / "log2.jsonl")  # the failed send is not logged as sent
+    assert [r["kind"] for r in records] == ["trajectory", "fault"] and records[-1]["check"] == "exception"
+
+
+def test_the_status_line_reports_rate_inference_chunk_age_and_interventions():
+    printed = []
+    driver = RecordingDriver(pusht_robot(), ManualClock())
+    run(WalkPolicy(), driver, max_ticks=10, status_every_s=0.5, echo=printed.append)
+    assert len(printed) == 2
+    assert printed[0].startswith("[deploy] t=0.5 s tick 5: 10.0 ticks/s; inference last ")
+    assert "chunk age 100 ms; 0 safety interventions; 0 overruns" in printed[0]  # the chunk observed at t = 0.4
+    assert printed[1].startswith("[deploy] t=1.0 s tick 10") and "chunk age 200 ms" in printed[1]
+
+
+def test_the_loop_is_quiet_by_default(capsys):
+    run(WalkPolicy(), RecordingDriver(pusht_robot(), ManualClock()), max_ticks=10)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="status_every_s must be a positive number"):
+        run(WalkPolicy(), RecordingDriver(pusht_robot(), ManualClock()), max_ticks=1, status_every_s=0)
+
+
+def test_clamp_mode_sends_the_clamped_chunk_and_counts_interventions(tmp_path):
+    robot = pusht_robot(position_limits="clamp", workspace={})
+    driver, printed = RecordingDriver(robot, ManualClock(), position=(0.2, 0.0)), []
+    with CommandLog(tmp_path / "log.jsonl") as log:  # walking +x at 4 cm a tick leaves the limits at once
+        result = run(WalkPolicy(step=(0.04, 0.0)), driver, max_ticks=8, log=log, status_every_s=0.8,
+                     echo=printed.append)
+    assert result.ok and result.trajectories_sent == 2
+    assert (result.interventions, result.clamped_values) == (2, 8)
+    for sent in driver.sent:
+        np.testing.assert_allclose(sent[1][:, 0], 0.2375)
+    assert [r["clamped"] for r in read_log(tmp_path / "log.jsonl")] == [4, 4]
+    assert "2 safety interventions (8 values clamped)" in result.summary()
+    assert "2 safety interventions" in printed[-1]
+
+
+def test_clamp_mode_still_faults_on_the_other_checks():
+    robot = pusht_robot(position_limits="clamp")  # the workspace (+-0.23) lies inside the limits
+    driver = RecordingDriver(robot, ManualClock(), position=(0.2, 0.0))
+    result = run(WalkPolicy(step=(0.04, 0.0)), driver, max_ticks=8)
+    assert result.fault_check == "workspace" and driver.sent == [] and result.interventions == 0
+
+
+def test_the_result_reports_loop_rate_and_tick_period_percentiles():
+    result = run(WalkPolicy(), RecordingDriver(pusht_robot(), ManualClock()), max_ticks=10)
+    assert result.loop_rate_hz == pytest.approx(10.0)
+    assert result.tick_period_p50_s == pytest.approx(0.1) and result.tick_period_p99_s == pytest.approx(0.1)
+    assert "loop 10.00 ticks/s; tick period p50 100.0 ms, p99 100.0 ms" in result.summary()
+    clock = ManualClock()  # the second prediction takes 0.3 s: one long tick, then the loop catches up
+    result = run(WalkPolicy(fault="slow", fault_call=1, clock=clock, slow_s=0.3), RecordingDriver(pusht_robot(), clock),
+                 max_ticks=12)
+    assert result.ok and result.overruns >= 1
+    assert result.tick_period_p50_s == pytest.approx(0.1) and result.tick_period_p99_s > 0.25

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from hardware.deploy import deploy
+from hardware.command_log import read_log
+from hardware.deploy import deploy, resolve_log_path
 from hardware.robot import ROBOT_CONF_DIR
 from robopolicy.core import Normalizer, build_policy, save_checkpoint
 from robopolicy.envs.pusht import PushTEnv
@@ -44,11 +45,21 @@ def job(checkpoint, **changes) -> dict:
 
 
 @pytest.mark.slow
-def test_deploy_script_runs_a_checkpoint_on_the_simulated_arm(checkpoint):
-    out = run("deploy.py", f"checkpoint={checkpoint}", "robot=pusht_sim", "max_seconds=2")
+def test_deploy_script_runs_a_checkpoint_on_the_simulated_arm(checkpoint, tmp_path):
+    log = tmp_path / "log.jsonl"
+    out = run("deploy.py", f"checkpoint={checkpoint}", "robot=pusht_sim", "max_seconds=2", f"log_path={log}")
     assert f"deploy {checkpoint} on pusht_sim (sim backend)" in out.stdout
     assert "max_seconds after 20 ticks (2.00 s): 5 chunks, 5 trajectories" in out.stdout
     assert "arm told to hold" in out.stdout and "FAULT" not in out.stdout
+    assert "[deploy] t=1.0 s tick 10: 10.0 ticks/s" in out.stdout  # status_every_s: 1.0 on simulated time
+    assert [r["kind"] for r in read_log(log)] == ["trajectory"] * 5 and f"command log: {log}" in out.stdout
+
+
+@pytest.mark.slow
+def test_deploy_script_dry_run_prints_the_commands(checkpoint, tmp_path):
+    out = run("deploy.py", f"checkpoint={checkpoint}", "max_seconds=1", "dry_run=true", "log_path=null")
+    assert out.stdout.count("would send trajectory of 4 points") == 3 and "DRY RUN" in out.stdout
+    assert "arm told to hold" not in out.stdout and "command log" not in out.stdout
 
 
 def test_a_policy_far_from_the_arm_faults_at_the_first_chunk(checkpoint):
@@ -74,3 +85,23 @@ def test_the_sim_backend_refuses_a_robot_it_cannot_simulate(checkpoint):
     ur5e = yaml.safe_load((ROBOT_CONF_DIR / "ur5e_ros2.yaml").read_text())
     with pytest.raises(ValueError, match="does not actuate"):
         deploy(job(checkpoint, robot=ur5e))
+
+
+def test_a_dry_run_through_the_deploy_job_logs_what_it_would_send(checkpoint, tmp_path, capsys):
+    log = tmp_path / "runs" / "log.jsonl"
+    result = deploy(job(checkpoint, max_seconds=None, max_ticks=8, dry_run=True, log_path=str(log)))
+    assert result.ok and result.loop.dry_run and not result.loop.held and result.loop.trajectories_sent == 2
+    records = read_log(log)
+    assert [r["kind"] for r in records] == ["trajectory", "trajectory"] and all(r["dry_run"] for r in records)
+    assert capsys.readouterr().out.count("[dry run] tick") == 2
+    assert f"command log: {log}" in result.summary()
+
+
+def test_the_log_path_is_relative_to_the_run_directory_and_null_disables_it(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_log_path(None) is None and resolve_log_path("/abs/log.jsonl").as_posix() == "/abs/log.jsonl"
+    result = deploy(job(checkpoint, max_seconds=None, max_ticks=4, log_path="deploy_log.jsonl"))
+    assert result.ok and len(read_log(tmp_path / "deploy_log.jsonl")) == 1
+    assert deploy(job(checkpoint, max_seconds=None, max_ticks=4)).log_path is None
+    with pytest.raises(ValueError, match=r"dry_run must be true or false, got 'yes'"):
+        deploy(job(checkpoint, max_ticks=4, dry_run="yes"))

@@ -102,3 +102,13 @@ def test_unknown_robot_name_lists_the_known_ones(tmp_path):
     bad.write_text("name: [unclosed")
     with pytest.raises(RobotConfigError, match="not valid YAML"):
         load_robot(bad)
+
+
+def test_position_limits_mode_defaults_to_reject_and_is_validated():
+    data = pusht_dict()
+    data.pop("position_limits", None)
+    assert RobotConfig.from_dict(data).position_limits == "reject"
+    assert RobotConfig.from_dict({**data, "position_limits": "clamp"}).position_limits == "clamp"
+    with pytest.raises(RobotConfigError, match=r"position_limits: 'clip' is not a mode\. Fix: write `position_limits: "
+                                                r"reject`"):
+        RobotConfig.from_dict({**data, "position_limits": "clip"})

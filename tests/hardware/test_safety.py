@@ -130,3 +130,26 @@ def test_watchdog_from_robot_and_estop_latch():
     button.press("operator")
     button.press("second press")
     assert button.pressed and button.reason == "operator"
+
+
+def test_clamp_mode_moves_targets_onto_the_joint_limits_and_counts_them():
+    clamp = ChunkSafety(pusht_robot(position_limits="clamp", workspace={}))
+    chunk = np.array([[0.2, -0.22], [0.24, -0.25]])  # 0.24 and -0.25 are outside +-0.2375
+    out = clamp.check(chunk, np.array([0.19, -0.22]), DT)
+    np.testing.assert_allclose(out, [[0.2, -0.22], [0.2375, -0.2375]])
+    assert clamp.last_clamped == 2
+    np.testing.assert_allclose(chunk[1], [0.24, -0.25])  # the caller's chunk is not changed
+    clamp.check(walk(), HERE, DT)
+    assert clamp.last_clamped == 0
+
+
+def test_clamp_mode_still_faults_on_every_other_rule_checked_on_the_clamped_chunk():
+    clamp = ChunkSafety(pusht_robot(position_limits="clamp"))  # workspace +-0.23 is inside the limits
+    assert trip(clamp, np.array([[0.24, 0.0]]), current=np.array([0.2, 0.0])).check == "workspace"
+    chunk = walk()
+    chunk[1, 0] = np.nan
+    assert trip(clamp, chunk).check == "non_finite"  # NaN is not clamped into range
+    no_ws = ChunkSafety(pusht_robot(position_limits="clamp", workspace={}))
+    # 0.9 clamps to 0.2375, still 0.2375 from the current state in one tick: the max step check sees the clamped value
+    fault = trip(no_ws, np.array([[0.9, 0.0]]))
+    assert fault.check == "max_step" and fault.value == pytest.approx(0.2375)
