@@ -1,65 +1,22 @@
 """DdsArmDriver: an arm behind ROS 2 topics, reached through Cyclone DDS directly (no rclpy, no ROS 2 install).
 
-Topics (ROS 2 names from the robot config; on DDS each is "rt" + name, types under ROS 2's DDS names):
-
-    in   robot.state_topic            sensor_msgs/JointState      the newest one is the arm's state, stamped by its header
-    in   robot.extra_topics[name]     std_msgs/Float64MultiArray  one per extra source the observations read
-    in   robot.success_topic          std_msgs/Bool               task success, where something publishes it
-    out  robot.controller.topic       trajectory_msgs/JointTrajectory (joint_trajectory controller) or
-                                      std_msgs/Float64MultiArray (forward_position controller)
-
-hold() sends a one-point trajectory at the newest measured position, reached one control tick after receipt (stamp
-0: "start on receipt"), or that position as a setpoint. estop() holds and latches: nothing is sent afterwards (the
-calls are counted in ``ignored_commands``). This e-stop is the driver's, not the arm's: a real arm's protective stop
-belongs to its own safety system.
-
-Stamps are the publisher's (ROS time, seconds since the epoch), so the loop's clock must be the wall clock and the
-arm's computer must be time-synchronised with this one; the watchdog reports a clock mismatch as such. Extras carry
-no stamp: each one is timed by its arrival, and an extra older than the watchdog's max_state_age_s is a stale-state
-fault like an old joint state. Cameras are not carried (see hardware/dds/idl.py).
+Topics, hold / estop, stamps and extras are as hardware/topic_driver.py describes (ROS 2 names from the robot config;
+on DDS each is "rt" + name, types under ROS 2's DDS names). Cameras are not carried (see hardware/dds/idl.py).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-import numpy as np
-
-from hardware.clock import Clock, WallClock
+from hardware.clock import Clock
 from hardware.dds.network import describe_network, resolve_network
 from hardware.dds.participant import LATEST, RELIABLE, DdsParticipant, Publisher, Subscription, dds_topic_name
-from hardware.driver import ArmDriver, ArmState
-from hardware.messages import (
-    Bool,
-    Duration,
-    Float64MultiArray,
-    Header,
-    JointState,
-    JointTrajectory,
-    JointTrajectoryPoint,
-    float64_multiarray_to_numpy,
-    joint_state_to_numpy,
-    numpy_to_float64_multiarray,
-    numpy_to_joint_trajectory,
-)
+from hardware.messages import Message
 from hardware.robot import RobotConfig
-from hardware.safety import SafetyFault
+from hardware.topic_driver import SentCommand, TopicArmDriver
 
-_WAIT_STEP_S = 0.02  # how often connect() re-checks what it is waiting for
-
-
-@dataclass
-class SentCommand:
-    """One command published: kind ("trajectory", "setpoint", "hold", "estop"), when (the driver's clock), and the
-    message that went out."""
-
-    kind: str
-    time: float
-    message: JointTrajectory | Float64MultiArray
+__all__ = ["DdsArmDriver", "SentCommand"]
 
 
-class DdsArmDriver(ArmDriver):
+class DdsArmDriver(TopicArmDriver):
     """The arm described by ``robot`` behind ROS 2 topics on DDS domain ``domain_id`` (ROS_DOMAIN_ID).
 
     network: "loopback", or the robot network's Cyclone DDS XML (path, file:// URI or the XML itself); required,
@@ -68,226 +25,48 @@ class DdsArmDriver(ArmDriver):
     Nothing touches the network until connect().
     """
 
+    backend = "the DDS backend"
+    camera_note = " (sensor_msgs/Image through cyclonedds' Python serializer takes ~65 ms per 640x480 frame)"
+    state_publisher = "joint_state_broadcaster"
+    controller_state = "active"
+    ros_version = "ROS 2"
+    sim_node_module = "hardware.dds.sim_node"
+    same_network = "on the same domain and network"
+
     def __init__(self, robot: RobotConfig, *, network: str | None, domain_id: int = 0, clock: Clock | None = None,
                  state_timeout_s: float = 5.0) -> None:
-        super().__init__(robot)
         self.network = network
         self._config = resolve_network(network)  # refuses a missing network before anything else
         self.domain_id = int(domain_id)
-        self.clock = clock if clock is not None else WallClock()
-        if not (math.isfinite(state_timeout_s) and state_timeout_s > 0):
-            raise ValueError(f"state_timeout_s must be a positive number of seconds, got {state_timeout_s}")
-        self.state_timeout_s = float(state_timeout_s)
-        self.extras = self._check_robot(robot)
-        self.sent: list[SentCommand] = []
-        self.ignored_commands = 0  # commands asked for after the e-stop latched, and not sent
-        self.estopped = False
         self._participant: DdsParticipant | None = None
-        self._state_sub: Subscription[JointState] | None = None
-        self._extra_subs: dict[str, Subscription[Float64MultiArray]] = {}
-        self._success_sub: Subscription[Bool] | None = None
-        self._command_pub: Publisher | None = None
-        self._state: ArmState | None = None
-        self._extra_values: dict[str, tuple[np.ndarray, float]] = {}  # name -> (values, arrival time)
-        self._success = False
-        self._closed = False
+        super().__init__(robot, clock=clock, state_timeout_s=state_timeout_s)
 
-    @staticmethod
-    def _check_robot(robot: RobotConfig) -> list[str]:
-        """The extra sources the observations read; ValueError for what this backend cannot serve."""
-        if robot.cameras:
-            raise ValueError(f"robot '{robot.name}' lists cameras {sorted(robot.cameras)}, but the DDS backend does not "
-                             "carry camera images yet (sensor_msgs/Image through cyclonedds' Python serializer takes "
-                             "~65 ms per 640x480 frame); use a low-dim policy, or the in-process sim backend")
-        extras = sorted({s.extra for s in robot.observations.values() if s.extra is not None})
-        missing = [e for e in extras if e not in robot.extra_topics]
-        if missing:
-            raise ValueError(f"robot '{robot.name}' ({robot.source}): observations read extra source(s) {missing}, but "
-                             f"`extra_topics` names no topic for them; add e.g. extra_topics: {{{missing[0]}: "
-                             f"/{missing[0]}}} (a std_msgs/Float64MultiArray topic)")
-        topics = [robot.state_topic, robot.controller.topic, *(robot.extra_topics[e] for e in extras)]
-        if robot.success_topic is not None:
-            topics.append(robot.success_topic)
-        for topic in topics:
-            dds_topic_name(topic)  # ValueError for a name ROS 2 would not accept
-        return extras
+    # ------------------------------------------------------------------------------------- the transport
+    def _check_topic(self, topic: str) -> None:
+        dds_topic_name(topic)  # ValueError for a name ROS 2 would not accept
 
-    # ----------------------------------------------------------------------------------------- ArmDriver
-    def connect(self) -> None:
-        """Join the DDS domain and wait (up to state_timeout_s) for a joint state with every configured joint, a
-        sample of every extra, and a subscriber on the command topic; TimeoutError says which is missing."""
-        if self._closed:
-            raise RuntimeError("DdsArmDriver is closed; build a new one")
-        if self._participant is not None:
-            raise RuntimeError("DdsArmDriver is already connected")
-        robot = self.robot
+    def _open(self) -> None:
         self._participant = DdsParticipant(self._config, self.domain_id, network_name=describe_network(self.network))
-        try:
-            participant = self._participant
-            self._state_sub = participant.subscription(robot.state_topic, JointState, LATEST)
-            self._extra_subs = {e: participant.subscription(robot.extra_topics[e], Float64MultiArray, LATEST)
-                                for e in self.extras}
-            if robot.success_topic is not None:
-                self._success_sub = participant.subscription(robot.success_topic, Bool, LATEST)
-            command_type = JointTrajectory if robot.controller.type == "joint_trajectory" else Float64MultiArray
-            self._command_pub = participant.publisher(robot.controller.topic, command_type, RELIABLE)
-            self._wait_until_ready()
-        except BaseException:
-            self.close()
-            raise
 
-    def read_state(self) -> ArmState:
-        """The newest joint state (stamped by its header) with the newest extras; SafetyFault("stale_state") when an
-        extra stopped arriving (older than the watchdog's max_state_age_s)."""
-        self._require_connected()
-        self._poll()
-        if self._state is None:
-            raise RuntimeError(f"no sensor_msgs/JointState has arrived on {self._state_sub.dds_topic} yet")
-        now = self.clock.now()
-        extras = {}
-        for name in self.extras:
-            values, arrived = self._extra_values[name]
-            age = now - arrived
-            if age > self.robot.watchdog.max_state_age_s:
-                raise SafetyFault("stale_state", f"stale extra: '{name}' last arrived on "
-                                  f"{self._extra_subs[name].dds_topic} {age:.3f} s ago, over the limit of "
-                                  f"{self.robot.watchdog.max_state_age_s} s; its publisher stalled",
-                                  value=age, limit=self.robot.watchdog.max_state_age_s)
-            extras[name] = values.copy()
-        state = self._state
-        return ArmState(stamp=state.stamp, positions=state.positions.copy(),
-                        velocities=None if state.velocities is None else state.velocities.copy(), extras=extras)
+    def _is_open(self) -> bool:
+        return self._participant is not None
 
-    def send_trajectory(self, positions: np.ndarray, dt: float, start_stamp: float) -> None:
-        self._require_controller("joint_trajectory", "send_trajectory")
-        msg = numpy_to_joint_trajectory(positions, dt, self.robot.joint_names, start_stamp)
-        self._publish("trajectory", msg)
+    def _subscribe(self, topic: str, msg_type: type[Message]) -> Subscription:
+        return self._participant.subscription(topic, msg_type, LATEST)
 
-    def send_setpoint(self, positions: np.ndarray) -> None:
-        self._require_controller("forward_position", "send_setpoint")
-        positions = np.asarray(positions, dtype=np.float64)
-        if positions.shape != (self.robot.num_joints,):
-            raise ValueError(f"a setpoint is one position per joint {self.robot.joint_names}, got shape {positions.shape}")
-        self._publish("setpoint", numpy_to_float64_multiarray(positions))
+    def _publisher(self, topic: str, msg_type: type[Message]) -> Publisher:
+        return self._participant.publisher(topic, msg_type, RELIABLE)
 
-    def hold(self) -> None:
-        """Keep the arm at its newest measured position (ignored, and counted, after the e-stop)."""
-        self._require_connected()
-        if self.estopped:
-            self.ignored_commands += 1
-            return
-        self._publish("hold", self._hold_message())
+    def _wait(self, timeout_s: float) -> None:
+        self._participant.wait(timeout_s)
 
-    def estop(self) -> None:
-        """Hold, then latch: every later command is dropped and counted in ``ignored_commands``."""
-        self._require_connected()
-        if self.estopped:
-            self.ignored_commands += 1
-            return
-        try:
-            self._publish("estop", self._hold_message())
-        finally:
-            self.estopped = True
-
-    def close(self) -> None:
-        """Give the last commands a moment to be acknowledged, then leave the domain. Sends nothing."""
+    def _close(self) -> None:
+        """Give the last commands a moment to be acknowledged, then leave the domain."""
         if self._command_pub is not None:
             self._command_pub.wait_for_acks(0.5)
         if self._participant is not None:
             self._participant.close()
-        self._participant = self._state_sub = self._success_sub = self._command_pub = None
-        self._extra_subs = {}
-        self._closed = True
+        self._participant = None
 
-    def task_success(self) -> bool:
-        """The newest std_msgs/Bool on the robot config's success_topic; False when it has none or nothing arrived."""
-        if self._success_sub is not None:
-            self._poll()
-        return self._success
-
-    # ------------------------------------------------------------------------------------------ internals
-    def _require_connected(self) -> None:
-        if self._participant is None:
-            raise RuntimeError("DdsArmDriver: call connect() first (or use it as a context manager)"
-                               + (" - it is closed" if self._closed else ""))
-
-    def _require_controller(self, kind: str, method: str) -> None:
-        if self.robot.controller.type != kind:
-            raise ValueError(f"{method} needs a {kind} controller; robot '{self.robot.name}' has a "
-                             f"{self.robot.controller.type} controller on {self.robot.controller.topic}")
-
-    def _publish(self, kind: str, msg: JointTrajectory | Float64MultiArray) -> None:
-        self._require_connected()
-        if self.estopped:
-            self.ignored_commands += 1
-            return
-        self._command_pub.publish(msg)
-        self.sent.append(SentCommand(kind, self.clock.now(), msg))
-
-    def _hold_message(self) -> JointTrajectory | Float64MultiArray:
-        """The command that keeps the arm at its newest measured position."""
-        self._poll()
-        if self._state is None:
-            raise RuntimeError("cannot hold: no joint state has arrived, so the arm's position is unknown")
-        positions = self._state.positions
-        if self.robot.controller.type == "forward_position":
-            return numpy_to_float64_multiarray(positions)
-        point = JointTrajectoryPoint(positions=positions.copy(), time_from_start=Duration.from_seconds(self.robot.dt))
-        return JointTrajectory(header=Header(), joint_names=self.robot.joint_names, points=[point])
-
-    def _poll(self) -> None:
-        """Take what arrived on the input topics and keep the newest of each."""
-        states = self._state_sub.take()
-        if states:
-            self._state = self._to_state(states[-1])
-        now = self.clock.now()
-        for name, sub in self._extra_subs.items():
-            samples = sub.take()
-            if samples:
-                try:
-                    self._extra_values[name] = (float64_multiarray_to_numpy(samples[-1]), now)
-                except ValueError as exc:
-                    raise ValueError(f"extra '{name}' on {sub.dds_topic}: {exc}") from exc
-        if self._success_sub is not None:
-            flags = self._success_sub.take()
-            if flags:
-                self._success = flags[-1].data
-
-    def _to_state(self, msg: JointState) -> ArmState:
-        topic = self._state_sub.dds_topic
-        try:
-            positions, velocities = joint_state_to_numpy(msg, self.robot.joint_names)
-        except ValueError as exc:
-            raise ValueError(f"JointState on {topic}: {exc}") from exc
-        stamp = msg.header.stamp.to_seconds()
-        if stamp == 0:
-            raise ValueError(f"JointState on {topic} has a zero header stamp; the DDS backend times every state by its "
-                             "stamp, so the arm's driver must fill it in (joint_state_broadcaster does)")
-        return ArmState(stamp=stamp, positions=positions, velocities=velocities)
-
-    def _wait_until_ready(self) -> None:
-        deadline = self.clock.now() + self.state_timeout_s
-        while True:
-            self._poll()
-            missing = self._missing()
-            if not missing:
-                return
-            if self.clock.now() >= deadline:
-                raise TimeoutError(
-                    f"DdsArmDriver could not connect to robot '{self.robot.name}' within {self.state_timeout_s} s on "
-                    f"DDS domain {self.domain_id} ({describe_network(self.network)}): " + "; ".join(missing)
-                    + ". Is the arm's ROS 2 driver (or `python -m hardware.dds.sim_node --robot "
-                    f"{self.robot.name}`) running on the same domain and network?")
-            self._participant.wait(_WAIT_STEP_S)
-
-    def _missing(self) -> list[str]:
-        """What connect() is still waiting for, in words."""
-        missing = []
-        if self._state is None:
-            missing.append(f"no sensor_msgs/JointState on {self._state_sub.dds_topic}")
-        missing += [f"no std_msgs/Float64MultiArray for extra '{name}' on {sub.dds_topic}"
-                    for name, sub in self._extra_subs.items() if name not in self._extra_values]
-        if self._command_pub.subscriber_count() == 0:
-            missing.append(f"no subscriber for {self._command_pub.msg_type.__name__} on {self._command_pub.dds_topic} "
-                           f"(is the {self.robot.controller.type} controller active?)")
-        return missing
+    def _where(self) -> str:
+        return f" on DDS domain {self.domain_id} ({describe_network(self.network)})"

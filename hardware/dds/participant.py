@@ -100,6 +100,7 @@ class Publisher(Generic[M]):
 
     def __init__(self, participant: DdsParticipant, ros_topic: str, msg_type: type[M], qos: Qos) -> None:
         self.ros_topic, self.dds_topic, self.msg_type = ros_topic, dds_topic_name(ros_topic), msg_type
+        self.name = self.dds_topic  # the topic as the driver's messages name it
         topic = participant._topic(self.dds_topic, msg_type)
         self._writer = participant._own(DataWriter(participant._dp, topic, qos=qos))
 
@@ -126,6 +127,7 @@ class Subscription(Generic[M]):
 
     def __init__(self, participant: DdsParticipant, ros_topic: str, msg_type: type[M], qos: Qos) -> None:
         self.ros_topic, self.dds_topic, self.msg_type = ros_topic, dds_topic_name(ros_topic), msg_type
+        self.name = self.dds_topic  # the topic as the driver's messages name it
         self._idl_type = idl_type(msg_type)
         topic = participant._topic(self.dds_topic, msg_type)
         self._reader = participant._own(DataReader(participant._dp, topic, qos=qos))

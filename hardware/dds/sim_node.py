@@ -4,13 +4,7 @@
                                     [--domain-id 0] [--duration SECONDS] [--report node.json]
 
 It stands in for the arm's ROS 2 side (ros2_control with a joint_state_broadcaster and one position controller),
-stepping the physics in real (wall-clock) time:
-
-    out  robot.state_topic          sensor_msgs/JointState       every 1/rate s, stamped with the simulation's time
-    out  robot.extra_topics[name]   std_msgs/Float64MultiArray   each extra the simulator provides (object_pose)
-    out  robot.success_topic        std_msgs/Bool                the Push-T task's success, with every state
-    in   robot.controller.topic     trajectory_msgs/JointTrajectory (joint_trajectory) or std_msgs/Float64MultiArray
-                                    (forward_position), followed as hardware/trajectory_follower.py describes
+stepping the physics in real (wall-clock) time; its topics are listed in hardware/sim_node_loop.py.
 
 Commands are applied the moment they arrive (the node waits on them between states), a newer trajectory replaces
 the rest of the current one, and the controller's command timeout holds the arm. A command the controller would
@@ -21,34 +15,20 @@ reject is reported on stderr and counted, as a controller logs it. No cameras (s
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import sys
-import threading
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from hardware.clock import WallClock
 from hardware.dds.network import LOOPBACK, describe_network, resolve_network
 from hardware.dds.participant import RELIABLE, DdsParticipant, Publisher, Subscription
-from hardware.messages import (
-    Bool,
-    Float64MultiArray,
-    Header,
-    JointState,
-    JointTrajectory,
-    Time,
-    numpy_to_float64_multiarray,
-)
-from hardware.robot import RobotConfig, load_robot
-from hardware.sim_driver import EXTRAS, SimArmDriver
+from hardware.messages import Message
+from hardware.robot import RobotConfig
+from hardware.sim_node_loop import DEFAULT_SEED, TopicSimArmNode, run_node
 
-DEFAULT_SEED = 1_000_000  # conf/deploy.yaml's sim.seed: the first evaluation seed, disjoint from demonstrations
+__all__ = ["DEFAULT_SEED", "SimArmNode", "main"]
 
 
-class SimArmNode:
+class SimArmNode(TopicSimArmNode):
     """The simulated arm on DDS domain ``domain_id``, its network ``network`` (required: "loopback" or the robot
     network's Cyclone DDS XML, see hardware/dds/network.py).
 
@@ -57,168 +37,55 @@ class SimArmNode:
     your own), then ``close``; or use it as a context manager around ``spin``.
     """
 
+    backend = "the DDS"
+
     def __init__(self, robot: RobotConfig, *, network: str | None, domain_id: int = 0, seed: int = DEFAULT_SEED,
                  initial_state: np.ndarray | None = None, rate_hz: float | None = None) -> None:
-        self.robot = robot
         self.network = network
         self._config = resolve_network(network)
         self.domain_id = int(domain_id)
-        self.rate_hz = float(rate_hz if rate_hz is not None else robot.control_rate_hz)
-        if not self.rate_hz > 0:
-            raise ValueError(f"rate_hz must be positive, got {rate_hz}")
-        if robot.cameras:
-            raise ValueError(f"robot '{robot.name}' lists cameras {sorted(robot.cameras)}; the DDS sim node publishes no "
-                             "images (the DDS backend carries none yet): remove `cameras` for this backend")
-        unknown = sorted(set(robot.extra_topics) - set(EXTRAS))
-        if unknown:
-            raise ValueError(f"robot '{robot.name}' maps extra sources {unknown} to topics, but the simulated arm provides "
-                             f"only {list(EXTRAS)}")
-        self.clock = WallClock()
-        self.arm = SimArmDriver(robot, clock=self.clock, seed=seed, initial_state=initial_state)
-        self.seed = seed
-        self.rejected: list[str] = []  # why each rejected command was refused
-        self.states_published = 0
         self._participant: DdsParticipant | None = None
-        self._state_pub: Publisher[JointState] | None = None
-        self._extra_pubs: dict[str, Publisher[Float64MultiArray]] = {}
-        self._success_pub: Publisher[Bool] | None = None
-        self._command_sub: Subscription | None = None
-        self._next_publish = 0.0
+        super().__init__(robot, seed=seed, initial_state=initial_state, rate_hz=rate_hz)
 
-    # ------------------------------------------------------------------------------------------ lifecycle
-    def open(self) -> None:
-        """Reset the simulated arm, join the DDS domain and publish the first state."""
-        self.arm.connect()
-        robot = self.robot
+    # ------------------------------------------------------------------------------------- the transport
+    def _open_transport(self) -> None:
+        """Join the DDS domain."""
         self._participant = DdsParticipant(self._config, self.domain_id, network_name=describe_network(self.network))
-        try:
-            self._state_pub = self._participant.publisher(robot.state_topic, JointState, RELIABLE)
-            self._extra_pubs = {name: self._participant.publisher(topic, Float64MultiArray, RELIABLE)
-                                for name, topic in robot.extra_topics.items()}
-            if robot.success_topic is not None:
-                self._success_pub = self._participant.publisher(robot.success_topic, Bool, RELIABLE)
-            command_type = JointTrajectory if robot.controller.type == "joint_trajectory" else Float64MultiArray
-            # Reliable and keeping ten, like a controller's subscription: no command is dropped for a slow spin.
-            self._command_sub = self._participant.subscription(robot.controller.topic, command_type, RELIABLE)
-        except BaseException:
-            self.close()
-            raise
-        self._next_publish = self.clock.now()
-        self.publish_state()
 
-    def close(self) -> None:
-        """Leave the DDS domain and release the simulation."""
+    def _is_open(self) -> bool:
+        return self._participant is not None
+
+    def _publisher(self, topic: str, msg_type: type[Message]) -> Publisher:
+        return self._participant.publisher(topic, msg_type, RELIABLE)
+
+    def _subscribe_commands(self, topic: str, msg_type: type[Message]) -> Subscription:
+        # Reliable and keeping ten, like a controller's subscription: no command is dropped for a slow spin.
+        return self._participant.subscription(topic, msg_type, RELIABLE)
+
+    def _wait_for_commands(self, timeout_s: float) -> bool:
+        return self._participant.wait(timeout_s)
+
+    def _close_transport(self) -> None:
+        """Leave the DDS domain."""
         if self._participant is not None:
             self._participant.close()
             self._participant = None
-        self.arm.close()
 
-    def __enter__(self) -> SimArmNode:
-        self.open()
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    # ---------------------------------------------------------------------------------------------- work
-    def publish_state(self) -> None:
-        """Step the physics to now and publish the joint state, the extras and task success."""
-        state = self.arm.read_state()
-        stamp = Time.from_seconds(state.stamp)
-        self._state_pub.publish(JointState(header=Header(stamp=stamp), name=self.robot.joint_names,
-                                           position=state.positions, velocity=state.velocities))
-        for name, pub in self._extra_pubs.items():
-            pub.publish(numpy_to_float64_multiarray(state.extras[name], label=name))
-        if self._success_pub is not None:
-            self._success_pub.publish(Bool(data=self.arm.task_success()))
-        self.states_published += 1
-
-    def handle_commands(self) -> int:
-        """Follow every command that has arrived, oldest first; returns how many were taken."""
-        commands = self._command_sub.take()
-        for msg in commands:
-            try:
-                if isinstance(msg, JointTrajectory):
-                    self.arm.follow_trajectory(msg)
-                else:
-                    self.arm.follow_setpoint(msg)
-            except ValueError as exc:  # the controller rejects it and keeps doing what it did
-                self.rejected.append(str(exc))
-                print(f"sim_node: rejected a command on {self._command_sub.dds_topic}: {exc}", file=sys.stderr,
-                      flush=True)
-        return len(commands)
-
-    def spin_once(self) -> None:
-        """Publish the state if it is due, else wait for commands until it is (and follow them)."""
-        now = self.clock.now()
-        if now >= self._next_publish:
-            self.publish_state()
-            period = 1.0 / self.rate_hz
-            self._next_publish += period
-            if self._next_publish <= now:  # fell behind (a stalled process): skip the missed states, keep the phase
-                self._next_publish = now + period - (now - self._next_publish) % period
-        if self._participant.wait(self._next_publish - self.clock.now()):
-            self.handle_commands()
-
-    def spin(self, duration_s: float | None = None, stop: threading.Event | None = None) -> None:
-        """Run until ``duration_s`` seconds have passed or ``stop`` is set (both optional: forever)."""
-        end = None if duration_s is None else self.clock.now() + duration_s
-        while not (stop is not None and stop.is_set()) and (end is None or self.clock.now() < end):
-            self.spin_once()
-
-    def report(self) -> dict[str, Any]:
-        """What the node did, as plain JSON-able values: the commands it received (kind, time, points or values,
-        whether ignored), the rejected ones, the final joint positions and the task score."""
-        commands = []
-        for command in self.arm.commands:
-            entry: dict[str, Any] = {"kind": command.kind, "time": command.time, "ignored": command.ignored}
-            if isinstance(command.message, JointTrajectory):
-                entry["points"] = [p.positions.tolist() for p in command.message.points]
-                entry["stamp"] = command.message.header.stamp.to_seconds()
-            elif isinstance(command.message, Float64MultiArray):
-                entry["values"] = command.message.data.tolist()
-            commands.append(entry)
-        return {
-            "robot": self.robot.name, "seed": self.seed, "rate_hz": self.rate_hz,
-            "states_published": self.states_published, "commands": commands, "rejected": list(self.rejected),
-            "final_positions": self.arm.read_state().positions.tolist() if self._participant is not None else None,
-            "score": self.arm.score(), "success": bool(self.arm.task_success()),
-        }
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--network", default=LOOPBACK,
+                        help="'loopback' (default: this machine only) or a Cyclone DDS XML file for a robot network")
+    parser.add_argument("--domain-id", type=int, default=0, help="DDS domain (ROS_DOMAIN_ID), default 0")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: run the simulated arm node until Ctrl+C / SIGTERM / --duration."""
-    parser = argparse.ArgumentParser(prog="python -m hardware.dds.sim_node", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--robot", default="pusht_sim", help="conf/robot/<name>.yaml or a YAML path (default pusht_sim)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the episode (PushTEnv.reset(seed))")
-    parser.add_argument("--rate", type=float, default=None, help="state publish rate in Hz (default: control rate)")
-    parser.add_argument("--network", default=LOOPBACK,
-                        help="'loopback' (default: this machine only) or a Cyclone DDS XML file for a robot network")
-    parser.add_argument("--domain-id", type=int, default=0, help="DDS domain (ROS_DOMAIN_ID), default 0")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    parser.add_argument("--report", type=Path, default=None, help="write a JSON report here when stopping")
-    args = parser.parse_args(argv)
-
-    node = SimArmNode(load_robot(args.robot), network=args.network, domain_id=args.domain_id, seed=args.seed,
-                      rate_hz=args.rate)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    node.open()
-    robot = node.robot
-    print(f"sim_node: {robot.name} (seed {args.seed}) on DDS domain {args.domain_id} ({describe_network(args.network)}): "
-          f"states on {robot.state_topic} at {node.rate_hz:g} Hz, commands from {robot.controller.topic}; ready",
-          flush=True)
-    try:
-        node.spin(args.duration, stop)
-        report = node.report()
-    finally:
-        node.close()
-    if args.report is not None:
-        args.report.write_text(json.dumps(report, indent=1))
-    print(f"sim_node: stopped after {report['states_published']} states, {len(report['commands'])} commands "
-          f"({len(report['rejected'])} rejected); task score {report['score']:.3f}", flush=True)
-    return 0
+    return run_node(
+        argv, prog="python -m hardware.dds.sim_node", doc=__doc__, add_arguments=_add_arguments,
+        make_node=lambda robot, args: SimArmNode(robot, network=args.network, domain_id=args.domain_id,
+                                                 seed=args.seed, rate_hz=args.rate),
+        open_node=lambda node, args: node.open(),
+        where=lambda node, args: f"on DDS domain {args.domain_id} ({describe_network(args.network)})")
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ class Publisher(Generic[M]):
     ``publish`` returns, the bytes are written to every connected subscriber's socket)."""
 
     def __init__(self, topic: str, msg_type: type[M], *, latch: bool = False) -> None:
-        self.topic = topic
+        self.topic = self.name = topic
         self.msg_type = msg_type
         self._raw = raw_class(msg_type)
         # queue_size=None: synchronous publishing, so "sent" means written (an e-stop hold is not left in a queue);
@@ -172,7 +172,7 @@ class Subscription(Generic[M]):
 
     def __init__(self, topic: str, msg_type: type[M], *, keep: int = 1,
                  on_message: Callable[[], None] | None = None) -> None:
-        self.topic = topic
+        self.topic = self.name = topic
         self.msg_type = msg_type
         self.ros_type = ros1_type(msg_type)
         self.errors: list[str] = []
