@@ -20,8 +20,8 @@ class CARPConfig:
     channels, quantized residually at ``scales`` (the last must equal the latent length) against
     ``codebook_size`` codes per tokenizer by ``distance``; ``beta`` weighs the commitment loss;
     ``phi_mix`` blends a per-scale conv refinement into each upsampled code map (0 = none). Codes hit less
-    than ``dead_code_threshold`` times per batch (running average) are restarted from encoder outputs every
-    ``restart_every`` tokenizer steps.
+    than ``dead_code_threshold`` times per batch (running average) move onto residual vectors of the batch
+    every ``restart_every`` tokenizer steps.
     Transformer (stage 2): ``dim``/``depth``/``heads``, adaptive layer norm on the observation embedding.
     Inference: greedy tokens (``greedy``) for single predictions; num_samples > 1 or a given noise sample
     from the ``top_k`` most likely codes at ``temperature``.
