@@ -13,6 +13,8 @@ there). The pytest process itself never creates one. Steps, each recorded under 
     report     the node's own JSON report (what it received), after SIGTERM
     forward_position  a second node and driver on DDS domain 1 with a forward_position controller: a setpoint
                followed, hold as a setpoint
+    fault_node  a ControlLoop run (tests/hardware/middleware_faults.py) on DDS domain 2 whose sim node is
+               SIGKILLed mid-run: joint states stop
 
 The last line printed is "RESULT <json>".
 """
@@ -53,6 +55,7 @@ from hardware.messages import (  # noqa: E402
 )
 from hardware.robot import ROBOT_CONF_DIR, load_robot  # noqa: E402
 from robopolicy.envs.pusht import PushTEnv  # noqa: E402
+from tests.hardware.middleware_faults import run_loop_and_kill  # noqa: E402
 
 SEED = 1_000_000
 NODE_RATE_HZ = 50  # fresher states than the 10 Hz control rate: less latency for the deploy's first points
@@ -245,6 +248,19 @@ def step_forward_position(workdir: Path) -> dict[str, Any]:
     return out
 
 
+def step_fault_node(workdir: Path, checkpoint: str) -> dict[str, Any]:
+    """A deploy-loop run on a fresh node (domain 2) that is SIGKILLed 0.8 s into it."""
+    node = start_node(workdir, domain_id=2, report="node_fault.json")
+    driver = DdsArmDriver(load_robot("pusht_sim"), network="loopback", domain_id=2, state_timeout_s=10.0)
+    try:
+        driver.connect()
+        return run_loop_and_kill(driver, checkpoint, node, kill_after_s=0.8, max_ticks=25)
+    finally:
+        driver.close()
+        node.kill()
+        node.wait(timeout=10)
+
+
 def run_step(results: dict[str, Any], name: str, step: Callable[[], Any]) -> bool:
     try:
         results[name] = step()
@@ -280,6 +296,7 @@ def main() -> None:
             results["node_exit"] = stop_node(node)
             run_step(results, "report", lambda: json.loads((args.workdir / "node.json").read_text()))
     run_step(results, "forward_position", lambda: step_forward_position(args.workdir))
+    run_step(results, "fault_node", lambda: step_fault_node(args.workdir, args.checkpoint))
     print("RESULT " + json.dumps(results), flush=True)
 
 

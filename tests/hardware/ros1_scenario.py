@@ -15,6 +15,9 @@ each recorded under its name (or as {"error": ...}):
     report     the node's own JSON report (what it received), after SIGTERM
     forward_position  a second node (forward_position controller, its own command topic) and a second driver
                sharing this process's rospy node: a setpoint followed, hold as a setpoint
+    fault_node    a ControlLoop run (tests/hardware/middleware_faults.py) on a fresh node, whose node is SIGKILLed
+               mid-run: joint states stop
+    fault_master  the same with rosmaster SIGKILLed mid-run instead (last: nothing after it needs the master)
 
 The last line printed is "RESULT <json>".
 """
@@ -63,6 +66,7 @@ from trajectory_msgs import msg as trajectory_msgs  # noqa: E402
 
 from hardware.ros1.driver import Ros1ArmDriver  # noqa: E402
 from hardware.ros1.transport import Publisher  # noqa: E402
+from tests.hardware.middleware_faults import run_loop_and_kill  # noqa: E402
 
 SEED = 1_000_000
 NODE_RATE_HZ = 50  # fresher states than the 10 Hz control rate: less latency for the deploy's first points
@@ -313,6 +317,23 @@ def step_forward_position(workdir: Path) -> dict[str, Any]:
     return out
 
 
+def step_fault(workdir: Path, checkpoint: str, kill: str, master: subprocess.Popen) -> dict[str, Any]:
+    """A deploy-loop run on a fresh node with ``kill`` ("node" or "master") SIGKILLed 0.8 s into it."""
+    node = start_node(workdir, f"node_fault_{kill}.json")
+    driver = Ros1ArmDriver(load_robot("pusht_sim"), state_timeout_s=10.0)
+    try:
+        driver.connect()
+        out = run_loop_and_kill(driver, checkpoint, node if kill == "node" else master, kill_after_s=0.8,
+                                max_ticks=25 if kill == "node" else 20)
+    finally:
+        closed = time.time()
+        driver.close()
+        node.kill()
+        node.wait(timeout=10)
+    out["close_s"] = time.time() - closed
+    return out
+
+
 def run_step(results: dict[str, Any], name: str, step: Callable[[], Any]) -> bool:
     try:
         results[name] = step()
@@ -352,12 +373,14 @@ def main() -> None:
             node = None
             run_step(results, "report", lambda: json.loads((args.workdir / "node.json").read_text()))
         run_step(results, "forward_position", lambda: step_forward_position(args.workdir))
+        run_step(results, "fault_node", lambda: step_fault(args.workdir, args.checkpoint, "node", master))
+        run_step(results, "fault_master", lambda: step_fault(args.workdir, args.checkpoint, "master", master))
     finally:
         if driver is not None:
             driver.close()
         if node is not None:
             node.kill()
-        if master is not None:
+        if master is not None and master.poll() is None:
             master.terminate()
             master.wait(timeout=10)
         print("RESULT " + json.dumps(results), flush=True)

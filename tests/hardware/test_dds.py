@@ -294,3 +294,25 @@ def test_a_forward_position_controller_gets_setpoints_and_a_setpoint_hold(scenar
     np.testing.assert_allclose(forward["after"], forward["hold_values"], atol=1e-3)
     assert forward["received"] == ["setpoint", "setpoint"] and forward["rejected"] == []
     assert forward["node_exit"]["returncode"] == 0
+
+
+@pytest.mark.slow
+@needs_namespace
+def test_dds_sim_node_killed_mid_run_faults_on_stale_state_holds_once_and_sends_nothing_after(scenario):
+    fault = step(scenario, "fault_node")
+    assert_stale_state_fault_then_one_hold(fault)
+
+
+def assert_stale_state_fault_then_one_hold(fault: dict) -> None:
+    """The sim node was SIGKILLed mid-run (joint states and extras stop): a stale_state fault within a second of the
+    kill (in practice the object_pose extra's arrival check in read_state, 0.3 s after it; the JointState
+    watchdog would trip a tick later), then exactly one hold as the last command and nothing sent after it."""
+    assert fault["status"] == "fault" and fault["fault_check"] == "stale_state", fault
+    assert fault["held"] and fault["stop_error"] is None, fault
+    assert fault["killed_at"] is not None and fault["ticks"] < fault["max_ticks"], fault
+    kinds = [name for name, _ in fault["sent"]]
+    assert kinds.count("hold") == 1 and kinds[-1] == "hold" and "estop" not in kinds, kinds
+    assert kinds[:-1] and set(kinds[:-1]) == {"send_trajectory"}, kinds  # it was running before the kill
+    assert all(t <= fault["killed_at"] + fault["max_state_age_s"] + 0.3 for _, t in fault["sent"][:-1]), fault
+    assert fault["ended"] - fault["killed_at"] < 1.0, fault  # it noticed within the limit and a tick or two
+    assert fault["driver_sent"] == len(kinds), fault  # the driver published exactly these, hold included

@@ -24,7 +24,11 @@ import pytest
 
 from hardware.ros1 import rospy_available
 from tests.hardware.stubs import pusht_robot
-from tests.hardware.test_dds import UNSHARE_PROBLEM, still_checkpoint  # noqa: F401  (a module fixture)
+from tests.hardware.test_dds import (  # noqa: F401  (still_checkpoint: a module fixture)
+    UNSHARE_PROBLEM,
+    assert_stale_state_fault_then_one_hold,
+    still_checkpoint,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = Path(__file__).with_name("ros1_scenario.py")
@@ -234,3 +238,26 @@ def test_a_forward_position_controller_gets_setpoints_and_a_setpoint_hold(scenar
     np.testing.assert_allclose(forward["after"], forward["hold_values"], atol=1e-3)
     assert forward["received"] == ["setpoint", "setpoint"] and forward["rejected"] == []
     assert forward["node_exit"]["returncode"] == 0
+
+
+@pytest.mark.slow
+@needs_namespace
+def test_ros1_sim_node_killed_mid_run_faults_on_stale_state_holds_once_and_sends_nothing_after(scenario):
+    assert_stale_state_fault_then_one_hold(step(scenario, "fault_node"))
+
+
+@pytest.mark.slow
+@needs_namespace
+def test_rosmaster_killed_mid_run_does_not_fault_peer_links_keep_state_flowing_and_the_run_ends_with_one_hold(
+        scenario):
+    """rospy's publisher->subscriber TCPROS links do not go through the master: with rosmaster gone the node's
+    joint states keep arriving, so the run is not stale, goes on to max_ticks and ends with one hold."""
+    fault = step(scenario, "fault_master")
+    assert fault["killed_at"] is not None and fault["killed_at"] < fault["ended"], fault
+    assert fault["status"] == "max_ticks" and fault["ticks"] == fault["max_ticks"], fault
+    assert fault["fault_check"] is None and fault["held"] and fault["stop_error"] is None, fault
+    assert fault["reads_after_kill"] >= 5, fault  # ticks ran on fresh state after the master died
+    kinds = [name for name, _ in fault["sent"]]
+    assert kinds.count("hold") == 1 and kinds[-1] == "hold" and "estop" not in kinds, kinds
+    assert any(t > fault["killed_at"] for name, t in fault["sent"] if name == "send_trajectory"), fault
+    assert fault["driver_sent"] == len(kinds), fault
