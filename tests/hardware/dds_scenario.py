@@ -26,13 +26,8 @@ import json
 import math
 import subprocess
 import sys
-import time
-import traceback
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
-import yaml
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -53,12 +48,10 @@ from hardware.messages import (  # noqa: E402
     Time,
     cdr,
 )
-from hardware.robot import ROBOT_CONF_DIR, load_robot  # noqa: E402
-from robopolicy.envs.pusht import PushTEnv  # noqa: E402
+from hardware.robot import load_robot  # noqa: E402
 from tests.hardware.middleware_faults import run_loop_and_kill  # noqa: E402
-
-SEED = 1_000_000
-NODE_RATE_HZ = 50  # fresher states than the 10 Hz control rate: less latency for the deploy's first points
+from tests.hardware import topic_backend_checks as checks  # noqa: E402
+from tests.hardware.topic_backend_checks import wait_for  # noqa: E402
 
 
 def wire_messages() -> dict[str, Any]:
@@ -111,147 +104,20 @@ def step_wire() -> dict[str, Any]:
         receiver.close()
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``condition`` every 5 ms until it holds; AssertionError(what) after ``timeout_s``."""
-    deadline = time.time() + timeout_s
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError(what)
-        time.sleep(0.005)
-
-
 def start_node(workdir: Path, robot: str = "pusht_sim", domain_id: int = 0, report: str = "node.json"
                ) -> subprocess.Popen:
-    node = subprocess.Popen(
-        [sys.executable, "-m", "hardware.dds.sim_node", "--robot", robot, "--seed", str(SEED), "--rate",
-         str(NODE_RATE_HZ), "--network", "loopback", "--domain-id", str(domain_id), "--report", str(workdir / report)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = node.stdout.readline()
-    if "ready" not in line:
-        node.kill()
-        raise AssertionError(f"the sim node did not start: {line!r} {node.stderr.read()[-2000:]}")
-    return node
+    return checks.start_sim_node("hardware.dds.sim_node", workdir, report, robot,
+                          ("--network", "loopback", "--domain-id", str(domain_id)))
 
 
-def expected_start() -> dict[str, list[float]]:
-    env = PushTEnv(render_mode=None)
-    env.reset(seed=SEED)
-    pose = env.block_pose
-    return {"pusher": env.pusher_pos.tolist(), "object_pose": [pose[0], pose[1], math.cos(pose[2]), math.sin(pose[2])]}
-
-
-def read_positions(driver: DdsArmDriver) -> np.ndarray:
-    return driver.read_state().positions
-
-
-def step_node(driver: DdsArmDriver) -> dict[str, Any]:
-    state = driver.read_state()
-    return {"positions": state.positions.tolist(), "velocities": None if state.velocities is None else
-            state.velocities.tolist(), "object_pose": state.extras["object_pose"].tolist(),
-            "age_s": time.time() - state.stamp, "expected": expected_start(), "task_success": driver.task_success()}
-
-
-def step_deploy(checkpoint: str, workdir: Path) -> dict[str, Any]:
-    began = time.time()
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "deploy.py"), f"checkpoint={checkpoint}", "robot=pusht_sim",
-         "backend=dds", "max_seconds=null", "max_ticks=8", "dds.state_timeout_s=10", "log_path=null"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
-    return {"returncode": proc.returncode, "stdout": proc.stdout[-3000:], "stderr": proc.stderr[-3000:],
-            "began": began, "ended": time.time()}
-
-
-def step_still(driver: DdsArmDriver) -> dict[str, Any]:
-    """How far the arm moves in 0.4 s with nobody commanding it (after the deploy's hold)."""
-    before = read_positions(driver)
-    time.sleep(0.4)
-    return {"moved": float(np.abs(read_positions(driver) - before).max())}
-
-
-def step_driver(driver: DdsArmDriver) -> dict[str, Any]:
-    out: dict[str, Any] = {"began": time.time()}
-    dt = driver.robot.dt
-    # a trajectory: 4 points, 1 cm + 0.5 cm per tick, followed to its last point
-    start = read_positions(driver)
-    target = start + np.arange(1, 5)[:, None] * np.array([0.01, 0.005])
-    driver.send_trajectory(target, dt, time.time() + dt)
-    time.sleep(4 * dt + 0.5)
-    out["trajectory"] = {"start": start.tolist(), "target": target[-1].tolist(),
-                         "reached": read_positions(driver).tolist()}
-    # hold: a 1 s trajectory interrupted after 0.25 s; the arm must stay where it was, not finish it
-    start = read_positions(driver)
-    long = start + np.arange(1, 11)[:, None] * np.array([-0.01, 0.0])
-    driver.send_trajectory(long, dt, time.time() + dt)
-    time.sleep(0.25)
-    driver.hold()
-    held_at = driver.sent[-1].message.points[0].positions
-    time.sleep(0.6)
-    out["hold"] = {"start": start.tolist(), "trajectory_end": long[-1].tolist(), "held_at": held_at.tolist(),
-                   "after": read_positions(driver).tolist(), "points": len(driver.sent[-1].message.points)}
-    # e-stop: during a motion; then every command is dropped
-    start = read_positions(driver)
-    driver.send_trajectory(start + np.arange(1, 5)[:, None] * np.array([0.0, -0.01]), dt, time.time() + dt)
-    time.sleep(0.15)
-    driver.estop()
-    estop_point = driver.sent[-1].message.points[0].positions
-    sent_before = len(driver.sent)
-    driver.send_trajectory(start[None] + 0.02, dt, time.time() + dt)
-    driver.hold()
-    driver.estop()
-    time.sleep(0.5)
-    out["estop"] = {"estop_point": estop_point.tolist(), "after": read_positions(driver).tolist(),
-                    "sent_before": sent_before, "sent_after": len(driver.sent), "ignored": driver.ignored_commands,
-                    "estopped": driver.estopped}
-    out["sent"] = [{"kind": c.kind, "time": c.time} for c in driver.sent]
-    out["ended"] = time.time()
-    return out
-
-
-def stop_node(node: subprocess.Popen) -> dict[str, Any]:
-    node.terminate()
-    try:
-        out, err = node.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        node.kill()
-        out, err = node.communicate()
-    return {"returncode": node.returncode, "stdout": out[-2000:], "stderr": err[-2000:]}
-
-
-def step_forward_position(workdir: Path) -> dict[str, Any]:
-    """The same arm with a forward_position controller, on its own domain: a setpoint, then hold."""
-    data = yaml.safe_load((ROBOT_CONF_DIR / "pusht_sim.yaml").read_text())
-    data["controller"] = {"type": "forward_position", "topic": "/forward_position_controller/commands"}
-    path = workdir / "pusht_forward.yaml"
-    path.write_text(yaml.safe_dump(data))
-    node = start_node(workdir, str(path), domain_id=1, report="node_forward.json")
-    driver = DdsArmDriver(load_robot(path), network="loopback", domain_id=1, state_timeout_s=10.0)
-    try:
-        driver.connect()
-        start = read_positions(driver)
-        setpoint = start + np.array([0.02, -0.01])
-        driver.send_setpoint(setpoint)
-        time.sleep(0.4)  # within the 0.5 s command timeout
-        reached = read_positions(driver)
-        driver.hold()
-        hold = driver.sent[-1].message
-        time.sleep(0.2)
-        out = {"start": start.tolist(), "setpoint": setpoint.tolist(), "reached": reached.tolist(),
-               "hold_kind": type(hold).__name__, "hold_values": hold.data.tolist(),
-               "after": read_positions(driver).tolist()}
-    finally:
-        driver.close()
-        out_exit = stop_node(node)
-    out["node_exit"] = out_exit
-    report = json.loads((workdir / "node_forward.json").read_text())
-    out["received"] = [c["kind"] for c in report["commands"]]
-    out["rejected"] = report["rejected"]
-    return out
+def make_driver(robot: Any = "pusht_sim", domain_id: int = 0) -> DdsArmDriver:
+    return DdsArmDriver(load_robot(robot), network="loopback", domain_id=domain_id, state_timeout_s=10.0)
 
 
 def step_fault_node(workdir: Path, checkpoint: str) -> dict[str, Any]:
     """A deploy-loop run on a fresh node (domain 2) that is SIGKILLed 0.8 s into it."""
     node = start_node(workdir, domain_id=2, report="node_fault.json")
-    driver = DdsArmDriver(load_robot("pusht_sim"), network="loopback", domain_id=2, state_timeout_s=10.0)
+    driver = make_driver(domain_id=2)
     try:
         driver.connect()
         return run_loop_and_kill(driver, checkpoint, node, kill_after_s=0.8, max_ticks=25)
@@ -261,42 +127,23 @@ def step_fault_node(workdir: Path, checkpoint: str) -> dict[str, Any]:
         node.wait(timeout=10)
 
 
-def run_step(results: dict[str, Any], name: str, step: Callable[[], Any]) -> bool:
-    try:
-        results[name] = step()
-        return True
-    except Exception:  # noqa: BLE001 - recorded for the test to show
-        results[name] = {"error": traceback.format_exc()}
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--workdir", type=Path, required=True)
     args = parser.parse_args()
     results: dict[str, Any] = {}
-    run_step(results, "wire", step_wire)
-    node = None
-    driver = None
+    checks.run_step(results, "wire", step_wire)
+    held: dict[str, Any] = {}
     try:
-        if run_step(results, "node_start", lambda: start_node(args.workdir)):
-            node = results.pop("node_start")
-            results["node_start"] = "ok"
-            run_step(results, "deploy", lambda: step_deploy(args.checkpoint, args.workdir))
-            driver = DdsArmDriver(load_robot("pusht_sim"), network="loopback", state_timeout_s=10.0)
-            if run_step(results, "connect", lambda: driver.connect() or "ok"):
-                run_step(results, "node", lambda: step_node(driver))
-                run_step(results, "still", lambda: step_still(driver))
-                run_step(results, "driver", lambda: step_driver(driver))
+        checks.run_main_steps(results, held, args.checkpoint, "dds", lambda: start_node(args.workdir),
+                              make_driver)
     finally:
-        if driver is not None:
-            driver.close()
-        if node is not None:
-            results["node_exit"] = stop_node(node)
-            run_step(results, "report", lambda: json.loads((args.workdir / "node.json").read_text()))
-    run_step(results, "forward_position", lambda: step_forward_position(args.workdir))
-    run_step(results, "fault_node", lambda: step_fault_node(args.workdir, args.checkpoint))
+        checks.finish_main_steps(results, args.workdir, held)
+    checks.run_step(results, "forward_position", lambda: checks.step_forward_position(
+        args.workdir, lambda path: start_node(args.workdir, str(path), domain_id=1, report="node_forward.json"),
+        lambda path: make_driver(path, domain_id=1)))
+    checks.run_step(results, "fault_node", lambda: step_fault_node(args.workdir, args.checkpoint))
     print("RESULT " + json.dumps(results), flush=True)
 
 

@@ -26,17 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import socket
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -57,7 +53,6 @@ from hardware.messages import (  # noqa: E402
 )
 from hardware.robot import load_robot  # noqa: E402
 from hardware.ros1 import import_rospy  # noqa: E402
-from robopolicy.envs.pusht import PushTEnv  # noqa: E402
 
 rospy = import_rospy()
 from std_msgs import msg as std_msgs  # noqa: E402
@@ -67,9 +62,8 @@ from trajectory_msgs import msg as trajectory_msgs  # noqa: E402
 from hardware.ros1.driver import Ros1ArmDriver  # noqa: E402
 from hardware.ros1.transport import Publisher  # noqa: E402
 from tests.hardware.middleware_faults import run_loop_and_kill  # noqa: E402
-
-SEED = 1_000_000
-NODE_RATE_HZ = 50  # fresher states than the 10 Hz control rate: less latency for the deploy's first points
+from tests.hardware import topic_backend_checks as checks  # noqa: E402
+from tests.hardware.topic_backend_checks import wait_for  # noqa: E402
 
 
 def free_port() -> int:
@@ -98,15 +92,6 @@ def start_master(workdir: Path) -> subprocess.Popen:
                 master.kill()
                 raise AssertionError(f"rosmaster did not come up on port {port}: {master.stderr.read()[-2000:]}")
             time.sleep(0.05)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``condition`` every 5 ms until it holds; AssertionError(what) after ``timeout_s``."""
-    deadline = time.time() + timeout_s
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError(what)
-        time.sleep(0.005)
 
 
 def wire_cases() -> dict[str, tuple[Any, Any]]:
@@ -184,143 +169,17 @@ def step_wire() -> dict[str, Any]:
 
 
 def start_node(workdir: Path, report: str = "node.json", robot: str = "pusht_sim") -> subprocess.Popen:
-    node = subprocess.Popen(
-        [sys.executable, "-m", "hardware.ros1.sim_node", "--robot", robot, "--seed", str(SEED), "--rate",
-         str(NODE_RATE_HZ), "--report", str(workdir / report)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = node.stdout.readline()
-    if "ready" not in line:
-        node.kill()
-        raise AssertionError(f"the sim node did not start: {line!r} {node.stderr.read()[-2000:]}")
-    return node
+    return checks.start_sim_node("hardware.ros1.sim_node", workdir, report, robot)
 
 
-def stop_node(node: subprocess.Popen) -> dict[str, Any]:
-    node.terminate()
-    try:
-        out, err = node.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        node.kill()
-        out, err = node.communicate()
-    return {"returncode": node.returncode, "stdout": out[-2000:], "stderr": err[-2000:]}
-
-
-def expected_start() -> dict[str, list[float]]:
-    env = PushTEnv(render_mode=None)
-    env.reset(seed=SEED)
-    pose = env.block_pose
-    return {"pusher": env.pusher_pos.tolist(), "object_pose": [pose[0], pose[1], math.cos(pose[2]), math.sin(pose[2])]}
-
-
-def read_positions(driver: Ros1ArmDriver) -> np.ndarray:
-    return driver.read_state().positions
-
-
-def step_deploy(checkpoint: str) -> dict[str, Any]:
-    began = time.time()
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "deploy.py"), f"checkpoint={checkpoint}", "robot=pusht_sim",
-         "backend=ros1", "max_seconds=null", "max_ticks=8", "ros1.state_timeout_s=10", "log_path=null"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
-    return {"returncode": proc.returncode, "stdout": proc.stdout[-3000:], "stderr": proc.stderr[-3000:],
-            "began": began, "ended": time.time()}
-
-
-def step_node(driver: Ros1ArmDriver) -> dict[str, Any]:
-    state = driver.read_state()
-    return {"positions": state.positions.tolist(), "velocities": None if state.velocities is None else
-            state.velocities.tolist(), "object_pose": state.extras["object_pose"].tolist(),
-            "age_s": time.time() - state.stamp, "expected": expected_start(), "task_success": driver.task_success()}
-
-
-def step_still(driver: Ros1ArmDriver) -> dict[str, Any]:
-    """How far the arm moves in 0.4 s with nobody commanding it (after the deploy's hold)."""
-    before = read_positions(driver)
-    time.sleep(0.4)
-    return {"moved": float(np.abs(read_positions(driver) - before).max())}
-
-
-def step_driver(driver: Ros1ArmDriver) -> dict[str, Any]:
-    out: dict[str, Any] = {"began": time.time()}
-    dt = driver.robot.dt
-    # a trajectory: 4 points, 1 cm + 0.5 cm per tick, followed to its last point
-    start = read_positions(driver)
-    target = start + np.arange(1, 5)[:, None] * np.array([0.01, 0.005])
-    driver.send_trajectory(target, dt, time.time() + dt)
-    time.sleep(4 * dt + 0.5)
-    out["trajectory"] = {"start": start.tolist(), "target": target[-1].tolist(),
-                         "reached": read_positions(driver).tolist()}
-    # hold: a 1 s trajectory interrupted after 0.25 s; the arm must stay where it was, not finish it
-    start = read_positions(driver)
-    long = start + np.arange(1, 11)[:, None] * np.array([-0.01, 0.0])
-    driver.send_trajectory(long, dt, time.time() + dt)
-    time.sleep(0.25)
-    driver.hold()
-    held_at = driver.sent[-1].message.points[0].positions
-    time.sleep(0.6)
-    out["hold"] = {"start": start.tolist(), "trajectory_end": long[-1].tolist(), "held_at": held_at.tolist(),
-                   "after": read_positions(driver).tolist(), "points": len(driver.sent[-1].message.points)}
-    # e-stop: during a motion; then every command is dropped
-    start = read_positions(driver)
-    driver.send_trajectory(start + np.arange(1, 5)[:, None] * np.array([0.0, -0.01]), dt, time.time() + dt)
-    time.sleep(0.15)
-    driver.estop()
-    estop_point = driver.sent[-1].message.points[0].positions
-    sent_before = len(driver.sent)
-    driver.send_trajectory(start[None] + 0.02, dt, time.time() + dt)
-    driver.hold()
-    driver.estop()
-    time.sleep(0.5)
-    out["estop"] = {"estop_point": estop_point.tolist(), "after": read_positions(driver).tolist(),
-                    "sent_before": sent_before, "sent_after": len(driver.sent), "ignored": driver.ignored_commands,
-                    "estopped": driver.estopped}
-    out["sent"] = [{"kind": c.kind, "time": c.time} for c in driver.sent]
-    out["ended"] = time.time()
-    return out
-
-
-def step_forward_position(workdir: Path) -> dict[str, Any]:
-    """The same arm with a forward_position controller on its own topics: a setpoint, then hold."""
-    import yaml
-
-    from hardware.robot import ROBOT_CONF_DIR
-
-    data = yaml.safe_load((ROBOT_CONF_DIR / "pusht_sim.yaml").read_text())
-    data["controller"] = {"type": "forward_position", "topic": "/forward_position_controller/commands"}
-    data["state_topic"] = "/forward/joint_states"
-    data["extra_topics"] = {"object_pose": "/forward/object_pose"}
-    data["success_topic"] = "/forward/task_success"
-    path = workdir / "pusht_forward.yaml"
-    path.write_text(yaml.safe_dump(data))
-    node = start_node(workdir, "node_forward.json", str(path))
-    driver = Ros1ArmDriver(load_robot(path), state_timeout_s=10.0)
-    try:
-        driver.connect()
-        start = read_positions(driver)
-        setpoint = start + np.array([0.02, -0.01])
-        driver.send_setpoint(setpoint)
-        time.sleep(0.4)  # within the 0.5 s command timeout
-        reached = read_positions(driver)
-        driver.hold()
-        hold = driver.sent[-1].message
-        time.sleep(0.2)
-        out = {"start": start.tolist(), "setpoint": setpoint.tolist(), "reached": reached.tolist(),
-               "hold_kind": type(hold).__name__, "hold_values": hold.data.tolist(),
-               "after": read_positions(driver).tolist()}
-    finally:
-        driver.close()
-        out_exit = stop_node(node)
-    out["node_exit"] = out_exit
-    report = json.loads((workdir / "node_forward.json").read_text())
-    out["received"] = [c["kind"] for c in report["commands"]]
-    out["rejected"] = report["rejected"]
-    return out
+def make_driver(robot: Any = "pusht_sim") -> Ros1ArmDriver:
+    return Ros1ArmDriver(load_robot(robot), state_timeout_s=10.0)
 
 
 def step_fault(workdir: Path, checkpoint: str, kill: str, master: subprocess.Popen) -> dict[str, Any]:
     """A deploy-loop run on a fresh node with ``kill`` ("node" or "master") SIGKILLed 0.8 s into it."""
     node = start_node(workdir, f"node_fault_{kill}.json")
-    driver = Ros1ArmDriver(load_robot("pusht_sim"), state_timeout_s=10.0)
+    driver = make_driver()
     try:
         driver.connect()
         out = run_loop_and_kill(driver, checkpoint, node if kill == "node" else master, kill_after_s=0.8,
@@ -334,52 +193,35 @@ def step_fault(workdir: Path, checkpoint: str, kill: str, master: subprocess.Pop
     return out
 
 
-def run_step(results: dict[str, Any], name: str, step: Callable[[], Any]) -> bool:
-    try:
-        results[name] = step()
-        return True
-    except Exception:  # noqa: BLE001 - recorded for the test to show
-        results[name] = {"error": traceback.format_exc()}
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--workdir", type=Path, required=True)
     args = parser.parse_args()
     results: dict[str, Any] = {}
-    master = node = driver = None
+    master = None
+    held: dict[str, Any] = {}
     try:
-        if not run_step(results, "master", lambda: start_master(args.workdir)):
+        if not checks.run_step(results, "master", lambda: start_master(args.workdir)):
             return
         master = results.pop("master")
         results["master"] = os.environ["ROS_MASTER_URI"]
-        run_step(results, "wire", step_wire)
-        if run_step(results, "node_start", lambda: start_node(args.workdir)):
-            node = results.pop("node_start")
-            results["node_start"] = "ok"
-            run_step(results, "deploy", lambda: step_deploy(args.checkpoint))
-            driver = Ros1ArmDriver(load_robot("pusht_sim"), state_timeout_s=10.0)
-            if run_step(results, "connect", lambda: driver.connect() or "ok"):
-                run_step(results, "node", lambda: step_node(driver))
-                run_step(results, "still", lambda: step_still(driver))
-                run_step(results, "driver", lambda: step_driver(driver))
-        if driver is not None:
-            driver.close()
-            driver = None
-        if node is not None:
-            results["node_exit"] = stop_node(node)
-            node = None
-            run_step(results, "report", lambda: json.loads((args.workdir / "node.json").read_text()))
-        run_step(results, "forward_position", lambda: step_forward_position(args.workdir))
-        run_step(results, "fault_node", lambda: step_fault(args.workdir, args.checkpoint, "node", master))
-        run_step(results, "fault_master", lambda: step_fault(args.workdir, args.checkpoint, "master", master))
+        checks.run_step(results, "wire", step_wire)
+        checks.run_main_steps(results, held, args.checkpoint, "ros1", lambda: start_node(args.workdir),
+                              make_driver)
+        checks.finish_main_steps(results, args.workdir, held)
+        checks.run_step(results, "forward_position", lambda: checks.step_forward_position(
+            args.workdir, lambda path: start_node(args.workdir, "node_forward.json", str(path)), make_driver,
+            {"state_topic": "/forward/joint_states", "extra_topics": {"object_pose": "/forward/object_pose"},
+             "success_topic": "/forward/task_success"}))
+        for kill in ("node", "master"):
+            checks.run_step(results, f"fault_{kill}",
+                            lambda kill=kill: step_fault(args.workdir, args.checkpoint, kill, master))
     finally:
-        if driver is not None:
-            driver.close()
-        if node is not None:
-            node.kill()
+        if held.get("driver") is not None:
+            held["driver"].close()
+        if held.get("node") is not None:
+            held["node"].kill()
         if master is not None and master.poll() is None:
             master.terminate()
             master.wait(timeout=10)

@@ -9,10 +9,7 @@ and scripts/deploy.py, and prints its measurements as JSON for the tests below t
 from __future__ import annotations
 
 import importlib.util
-import json
-import shlex
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -21,6 +18,17 @@ import pytest
 
 from hardware.dds.network import DdsNetworkError, loopback_config, resolve_network
 from tests.hardware.stubs import META, SPEC, pusht_robot
+from tests.hardware.topic_backend_checks import (
+    assert_deploy_ran_and_left_the_arm_holding,
+    assert_estop_then_nothing_sent,
+    assert_forward_position_setpoints_and_hold,
+    assert_hold_stayed,
+    assert_stale_state_fault_then_one_hold,
+    assert_the_seeds_state_reached_the_driver,
+    assert_trajectory_followed,
+    run_scenario,
+    step,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = Path(__file__).with_name("dds_scenario.py")
@@ -194,24 +202,7 @@ def still_checkpoint(tmp_path_factory):
 @pytest.fixture(scope="module")
 def scenario(still_checkpoint, tmp_path_factory) -> dict:
     """Run tests/hardware/dds_scenario.py once in its own network namespace; its JSON results."""
-    workdir = tmp_path_factory.mktemp("dds_scenario")
-    script = " ".join(shlex.quote(a) for a in (sys.executable, str(SCENARIO), "--checkpoint", str(still_checkpoint),
-                                                "--workdir", str(workdir)))
-    proc = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {script}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=240)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise AssertionError(f"the DDS scenario failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return json.loads(lines[-1].removeprefix("RESULT "))
-
-
-def step(scenario: dict, name: str) -> dict:
-    """One step's results, failing with its traceback if it raised."""
-    assert name in scenario, f"the scenario never reached '{name}': {sorted(scenario)}"
-    result = scenario[name]
-    if isinstance(result, dict) and "error" in result:
-        pytest.fail(f"scenario step '{name}' raised:\n{result['error']}")
-    return result
+    return run_scenario(SCENARIO, still_checkpoint, tmp_path_factory.mktemp("dds_scenario"), "DDS")
 
 
 @pytest.mark.slow
@@ -226,74 +217,37 @@ def test_bytes_on_the_wire_are_hardware_messages_cdr(scenario):
 @pytest.mark.slow
 @needs_namespace
 def test_the_sim_node_publishes_the_seeds_initial_state_to_the_driver(scenario):
-    node = step(scenario, "node")
-    expected = node["expected"]
-    np.testing.assert_allclose(node["positions"], expected["pusher"], atol=2e-4)  # after the deploy's dithering
-    np.testing.assert_allclose(node["object_pose"], expected["object_pose"], atol=1e-6)
-    assert node["velocities"] is not None and len(node["velocities"]) == 2
-    assert 0.0 <= node["age_s"] < 0.25 and node["task_success"] is False
+    assert_the_seeds_state_reached_the_driver(scenario)
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_deploy_script_runs_a_policy_over_dds_and_leaves_the_arm_holding(scenario):
-    deploy = step(scenario, "deploy")
-    assert deploy["returncode"] == 0, deploy["stdout"] + deploy["stderr"]
-    assert "on pusht_sim (dds backend)" in deploy["stdout"]
-    assert "max_ticks after 8 ticks" in deploy["stdout"] and "2 chunks, 2 trajectories" in deploy["stdout"]
-    assert "arm told to hold" in deploy["stdout"] and "FAULT" not in deploy["stdout"]
-    received = [c for c in step(scenario, "report")["commands"] if deploy["began"] <= c["time"] <= deploy["ended"]]
-    # two chunks (past points dropped: 1 to 4 points each), then the loop's hold and the context manager's: one point
-    # each, where the arm was
-    assert [c["kind"] for c in received] == ["trajectory"] * 4
-    assert [len(c["points"]) for c in received[2:]] == [1, 1]
-    assert step(scenario, "still")["moved"] < 1e-4
+    assert_deploy_ran_and_left_the_arm_holding(scenario, "dds")
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_a_trajectory_sent_over_dds_is_followed_to_its_last_point(scenario):
-    trajectory = step(scenario, "driver")["trajectory"]
-    np.testing.assert_allclose(trajectory["reached"], trajectory["target"], atol=1e-3)
-    assert np.linalg.norm(np.subtract(trajectory["target"], trajectory["start"])) > 0.04
+    assert_trajectory_followed(scenario)
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_hold_keeps_the_arm_where_it_was_instead_of_finishing_the_trajectory(scenario):
-    hold = step(scenario, "driver")["hold"]
-    assert hold["points"] == 1
-    np.testing.assert_allclose(hold["after"], hold["held_at"], atol=1e-3)
-    assert np.linalg.norm(np.subtract(hold["after"], hold["start"])) > 0.005  # it did move before the hold
-    assert np.linalg.norm(np.subtract(hold["after"], hold["trajectory_end"])) > 0.05
+    assert_hold_stayed(scenario)
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_estop_holds_and_nothing_is_sent_after_it(scenario):
-    driver = step(scenario, "driver")
-    estop = driver["estop"]
-    assert estop["estopped"] and estop["sent_after"] == estop["sent_before"] and estop["ignored"] == 3
-    np.testing.assert_allclose(estop["after"], estop["estop_point"], atol=1e-3)
-    report = step(scenario, "report")
-    # everything after the deploy script exited is the driver's (the node logs a command at its latest physics
-    # step, up to 2 ms before it arrived, so the driver step's own start time is no clean boundary)
-    received = [c for c in report["commands"] if c["time"] > step(scenario, "deploy")["ended"]]
-    assert len(received) == len(driver["sent"]) == estop["sent_before"]  # every command sent arrived, none after
-    np.testing.assert_allclose(received[-1]["points"], [estop["estop_point"]])
-    assert report["rejected"] == [] and step(scenario, "node_exit")["returncode"] == 0
+    assert_estop_then_nothing_sent(scenario)
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_a_forward_position_controller_gets_setpoints_and_a_setpoint_hold(scenario):
-    forward = step(scenario, "forward_position")
-    np.testing.assert_allclose(forward["reached"], forward["setpoint"], atol=1e-3)
-    assert forward["hold_kind"] == "Float64MultiArray"
-    np.testing.assert_allclose(forward["hold_values"], forward["reached"], atol=1e-3)
-    np.testing.assert_allclose(forward["after"], forward["hold_values"], atol=1e-3)
-    assert forward["received"] == ["setpoint", "setpoint"] and forward["rejected"] == []
-    assert forward["node_exit"]["returncode"] == 0
+    assert_forward_position_setpoints_and_hold(scenario)
 
 
 @pytest.mark.slow
@@ -301,18 +255,3 @@ def test_a_forward_position_controller_gets_setpoints_and_a_setpoint_hold(scenar
 def test_dds_sim_node_killed_mid_run_faults_on_stale_state_holds_once_and_sends_nothing_after(scenario):
     fault = step(scenario, "fault_node")
     assert_stale_state_fault_then_one_hold(fault)
-
-
-def assert_stale_state_fault_then_one_hold(fault: dict) -> None:
-    """The sim node was SIGKILLed mid-run (joint states and extras stop): a stale_state fault within a second of the
-    kill (in practice the object_pose extra's arrival check in read_state, 0.3 s after it; the JointState
-    watchdog would trip a tick later), then exactly one hold as the last command and nothing sent after it."""
-    assert fault["status"] == "fault" and fault["fault_check"] == "stale_state", fault
-    assert fault["held"] and fault["stop_error"] is None, fault
-    assert fault["killed_at"] is not None and fault["ticks"] < fault["max_ticks"], fault
-    kinds = [name for name, _ in fault["sent"]]
-    assert kinds.count("hold") == 1 and kinds[-1] == "hold" and "estop" not in kinds, kinds
-    assert kinds[:-1] and set(kinds[:-1]) == {"send_trajectory"}, kinds  # it was running before the kill
-    assert all(t <= fault["killed_at"] + fault["max_state_age_s"] + 0.3 for _, t in fault["sent"][:-1]), fault
-    assert fault["ended"] - fault["killed_at"] < 1.0, fault  # it noticed within the limit and a tick or two
-    assert fault["driver_sent"] == len(kinds), fault  # the driver published exactly these, hold included

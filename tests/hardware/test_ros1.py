@@ -12,22 +12,26 @@ trajectory_msgs and std_msgs Python packages), found through hardware.ros1.impor
 
 from __future__ import annotations
 
-import json
-import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from hardware.ros1 import rospy_available
 from tests.hardware.stubs import pusht_robot
-from tests.hardware.test_dds import (  # noqa: F401  (still_checkpoint: a module fixture)
-    UNSHARE_PROBLEM,
+from tests.hardware.test_dds import UNSHARE_PROBLEM, still_checkpoint  # noqa: F401  (a module fixture)
+from tests.hardware.topic_backend_checks import (
+    assert_deploy_ran_and_left_the_arm_holding,
+    assert_estop_then_nothing_sent,
+    assert_forward_position_setpoints_and_hold,
+    assert_hold_stayed,
     assert_stale_state_fault_then_one_hold,
-    still_checkpoint,
+    assert_the_seeds_state_reached_the_driver,
+    assert_trajectory_followed,
+    run_scenario,
+    step,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,25 +141,7 @@ def test_the_deploy_job_knows_the_ros1_backend_and_checks_its_options(monkeypatc
 @pytest.fixture(scope="module")
 def scenario(still_checkpoint, tmp_path_factory) -> dict:  # noqa: F811
     """Run tests/hardware/ros1_scenario.py once in its own network namespace; its JSON results."""
-    workdir = tmp_path_factory.mktemp("ros1_scenario")
-    script = " ".join(shlex.quote(a) for a in (sys.executable, str(SCENARIO), "--checkpoint", str(still_checkpoint),
-                                                "--workdir", str(workdir)))
-    proc = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {script}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=240)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise AssertionError(f"the ROS 1 scenario failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
-                             f"{proc.stderr[-4000:]}")
-    return json.loads(lines[-1].removeprefix("RESULT "))
-
-
-def step(scenario: dict, name: str) -> dict:
-    """One step's results, failing with its traceback if it raised."""
-    assert name in scenario, f"the scenario never reached '{name}': {sorted(scenario)}"
-    result = scenario[name]
-    if isinstance(result, dict) and "error" in result:
-        pytest.fail(f"scenario step '{name}' raised:\n{result['error']}")
-    return result
+    return run_scenario(SCENARIO, still_checkpoint, tmp_path_factory.mktemp("ros1_scenario"), "ROS 1")
 
 
 @pytest.mark.slow
@@ -173,71 +159,37 @@ def test_bytes_on_the_wire_are_hardware_messages_ros1(scenario):
 @pytest.mark.slow
 @needs_namespace
 def test_the_sim_node_publishes_the_seeds_state_to_the_driver(scenario):
-    node = step(scenario, "node")
-    expected = node["expected"]
-    np.testing.assert_allclose(node["positions"], expected["pusher"], atol=2e-4)  # after the deploy's dithering
-    np.testing.assert_allclose(node["object_pose"], expected["object_pose"], atol=1e-6)
-    assert node["velocities"] is not None and len(node["velocities"]) == 2
-    assert 0.0 <= node["age_s"] < 0.25 and node["task_success"] is False
+    assert_the_seeds_state_reached_the_driver(scenario)
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_deploy_script_runs_a_policy_over_ros1_and_leaves_the_arm_holding(scenario):
-    deploy = step(scenario, "deploy")
-    assert deploy["returncode"] == 0, deploy["stdout"] + deploy["stderr"]
-    assert "on pusht_sim (ros1 backend)" in deploy["stdout"]
-    assert "max_ticks after 8 ticks" in deploy["stdout"] and "2 chunks, 2 trajectories" in deploy["stdout"]
-    assert "arm told to hold" in deploy["stdout"] and "FAULT" not in deploy["stdout"]
-    received = [c for c in step(scenario, "report")["commands"] if deploy["began"] <= c["time"] <= deploy["ended"]]
-    # two chunks, then the loop's hold and the context manager's: one point each, where the arm was
-    assert [c["kind"] for c in received] == ["trajectory"] * 4
-    assert [len(c["points"]) for c in received[2:]] == [1, 1]
-    assert step(scenario, "still")["moved"] < 1e-4
+    assert_deploy_ran_and_left_the_arm_holding(scenario, "ros1")
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_a_trajectory_sent_over_ros1_is_followed_to_its_last_point(scenario):
-    trajectory = step(scenario, "driver")["trajectory"]
-    np.testing.assert_allclose(trajectory["reached"], trajectory["target"], atol=1e-3)
-    assert np.linalg.norm(np.subtract(trajectory["target"], trajectory["start"])) > 0.04
+    assert_trajectory_followed(scenario)
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_hold_keeps_the_arm_where_it_was_instead_of_finishing_the_trajectory(scenario):
-    hold = step(scenario, "driver")["hold"]
-    assert hold["points"] == 1
-    np.testing.assert_allclose(hold["after"], hold["held_at"], atol=1e-3)
-    assert np.linalg.norm(np.subtract(hold["after"], hold["start"])) > 0.005  # it did move before the hold
-    assert np.linalg.norm(np.subtract(hold["after"], hold["trajectory_end"])) > 0.05
+    assert_hold_stayed(scenario)
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_estop_holds_and_nothing_is_sent_after_it(scenario):
-    driver = step(scenario, "driver")
-    estop = driver["estop"]
-    assert estop["estopped"] and estop["sent_after"] == estop["sent_before"] and estop["ignored"] == 3
-    np.testing.assert_allclose(estop["after"], estop["estop_point"], atol=1e-3)
-    report = step(scenario, "report")
-    received = [c for c in report["commands"] if c["time"] > step(scenario, "deploy")["ended"]]
-    assert len(received) == len(driver["sent"]) == estop["sent_before"]  # every command sent arrived, none after
-    np.testing.assert_allclose(received[-1]["points"], [estop["estop_point"]])
-    assert report["rejected"] == [] and step(scenario, "node_exit")["returncode"] == 0
+    assert_estop_then_nothing_sent(scenario)
 
 
 @pytest.mark.slow
 @needs_namespace
 def test_a_forward_position_controller_gets_setpoints_and_a_setpoint_hold(scenario):
-    forward = step(scenario, "forward_position")
-    np.testing.assert_allclose(forward["reached"], forward["setpoint"], atol=1e-3)
-    assert forward["hold_kind"] == "Float64MultiArray"
-    np.testing.assert_allclose(forward["hold_values"], forward["reached"], atol=1e-3)
-    np.testing.assert_allclose(forward["after"], forward["hold_values"], atol=1e-3)
-    assert forward["received"] == ["setpoint", "setpoint"] and forward["rejected"] == []
-    assert forward["node_exit"]["returncode"] == 0
+    assert_forward_position_setpoints_and_hold(scenario)
 
 
 @pytest.mark.slow
