@@ -15,6 +15,7 @@ A backend subclasses TopicSimArmNode and supplies the transport (``_open_transpo
 from __future__ import annotations
 
 import argparse
+from abc import ABC, abstractmethod
 import json
 import signal
 import sys
@@ -42,7 +43,7 @@ from hardware.sim_driver import EXTRAS, SimArmDriver
 DEFAULT_SEED = 1_000_000  # conf/deploy.yaml's sim.seed: the first evaluation seed, disjoint from demonstrations
 
 
-class TopicSimArmNode:
+class TopicSimArmNode(ABC):
     """The simulated arm behind ROS topics, over a transport the subclass provides.
 
     seed / initial_state: the episode, as SimArmDriver takes them. rate_hz: how often states (and extras, success)
@@ -79,24 +80,29 @@ class TopicSimArmNode:
         self._next_publish = 0.0
 
     # ------------------------------------------------------------------------------------- the transport
+    @abstractmethod
     def _open_transport(self) -> None:
-        raise NotImplementedError
+        """Join the middleware (DDS participant, rospy node)."""
 
+    @abstractmethod
     def _is_open(self) -> bool:
-        raise NotImplementedError
+        """Whether the transport is open."""
 
+    @abstractmethod
     def _publisher(self, topic: str, msg_type: type[Message]) -> Any:
-        raise NotImplementedError
+        """A publisher of ``msg_type`` on the ROS topic ``topic``."""
 
+    @abstractmethod
     def _subscribe_commands(self, topic: str, msg_type: type[Message]) -> Any:
-        raise NotImplementedError
+        """A subscription to the arm's command topic whose ``take()`` returns the commands that arrived."""
 
+    @abstractmethod
     def _wait_for_commands(self, timeout_s: float) -> bool:
         """Wait (at most ``timeout_s``, which may be negative) for a command; True if one arrived."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _close_transport(self) -> None:
-        raise NotImplementedError
+        """Leave the middleware; sends nothing."""
 
     def _take_commands(self) -> list | None:
         """The commands that arrived, oldest first; None when the take itself failed (already reported)."""

@@ -27,6 +27,7 @@ the words its messages use.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -124,33 +125,36 @@ class TopicArmDriver(ArmDriver):
         self._closed = False
 
     # ------------------------------------------------------------------------------------- the transport
+    @abstractmethod
     def _open(self) -> None:
         """Join the network (the subscriptions and publisher are made after it)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _is_open(self) -> bool:
-        raise NotImplementedError
+        """Whether the network has been joined and not left."""
 
+    @abstractmethod
     def _subscribe(self, topic: str, msg_type: type[Message]) -> TopicSubscription:
-        raise NotImplementedError
+        """A subscription to ``msg_type`` on the ROS topic ``topic``."""
 
+    @abstractmethod
     def _publisher(self, topic: str, msg_type: type[Message]) -> TopicPublisher:
-        raise NotImplementedError
+        """A publisher of ``msg_type`` on the ROS topic ``topic``."""
 
+    @abstractmethod
     def _wait(self, timeout_s: float) -> None:
         """Wait (at most ``timeout_s``) for something to arrive."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _close(self) -> None:
         """Release the endpoints and leave the network (the base forgets the endpoints afterwards)."""
-        raise NotImplementedError
 
     def _check_topic(self, topic: str) -> None:
         """ValueError for a topic name the transport would not accept."""
 
+    @abstractmethod
     def _where(self) -> str:
         """Where connect() looked, for its TimeoutError (" on DDS domain 0 (...)")."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------- checks
     def _check_robot(self, robot: RobotConfig) -> list[str]:
