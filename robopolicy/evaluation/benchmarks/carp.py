@@ -49,7 +49,7 @@ def tokenizer_report(policy, chunks) -> dict[str, Any]:
             "codebook_size": size, "tokenizers": policy.tokenizer.groups}
 
 
-def _shared_tokenizer(carp, config: dict[str, Any], steps: int) -> dict[str, Any]:
+def _shared_tokenizer(carp, config: dict[str, Any], steps: int, held_out) -> dict[str, Any]:
     """Stage 1 only, with one tokenizer shared across action dimensions: the CARP run's data, steps, batch and optimizer."""
     import copy
 
@@ -71,7 +71,7 @@ def _shared_tokenizer(carp, config: dict[str, Any], steps: int) -> dict[str, Any
         loss.backward()
         optimizer.step()
     return {"seconds": time.perf_counter() - start, "tokenizer_params": sum(p.numel() for p in policy.tokenizer.parameters()),
-            **tokenizer_report(policy.eval(), _windows(config, carp.chunk_spec, "valid", 4096))}
+            **tokenizer_report(policy.eval(), held_out)}
 
 
 def carp_suite(args: argparse.Namespace) -> dict[str, Any]:
@@ -109,9 +109,10 @@ def carp_suite(args: argparse.Namespace) -> dict[str, Any]:
 
     carp = policies["carp"]
     config = read_checkpoint(ROOT / runs["carp"]["run_dir"] / "checkpoints" / "last").config
-    tokenizer = tokenizer_report(carp, _windows(config, carp.chunk_spec, "valid", 4096))
+    held_out = _windows(config, carp.chunk_spec, "valid", 4096)
+    tokenizer = tokenizer_report(carp, held_out)
     print("tokenizer:", json.dumps(tokenizer))
-    shared = _shared_tokenizer(carp, config, carp.cfg.tokenizer_steps)
+    shared = _shared_tokenizer(carp, config, carp.cfg.tokenizer_steps, held_out)
     print("shared tokenizer:", json.dumps(shared))
     params = {slug: p.num_parameters() / 1e6 for slug, p in policies.items()}
     params["carp tokenizer"] = sum(p.numel() for p in carp.tokenizer.parameters()) / 1e6
