@@ -96,6 +96,18 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
 
 
 @pytest.mark.slow
+def test_a_bc_checkpoint_evaluates_through_the_same_eval_script(tmp_path, dataset):
+    run_dir = tmp_path / "run"
+    run("train.py", "policy=bc", "policy.hidden=16", "policy.depth=1", f"task.dataset={dataset}", "training.num_steps=4",
+        "training.batch_size=8", "eval.num_episodes=0", "logging.mode=disabled", f"hydra.run.dir={run_dir}")
+    last = run_dir / "checkpoints" / "last"
+    assert type(load_policy(last)).__name__ == "BCPolicy"
+    run("eval.py", f"checkpoint={last}", "num_episodes=2", "num_envs=2", "video_episodes=0")
+    result = json.loads((last / "eval" / "eval.json").read_text())
+    assert result["num_episodes"] == 2 and result["nfe"] == 1
+
+
+@pytest.mark.slow
 def test_a_carp_checkpoint_holds_both_stages_and_evaluates_through_the_same_eval_script(tmp_path, dataset):
     run_dir = tmp_path / "run"
     out = run("train.py", "policy=carp", "policy.tokenizer_steps=3", "policy.dim=16", "policy.depth=1",
