@@ -14,7 +14,7 @@ from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
 from robopolicy.evaluation import EvalResult, evaluate_to_dir
-from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainResult
+from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainResult, seed_everything
 
 CHUNK_KEYS = ("obs_horizon", "pred_horizon", "action_horizon")
 
@@ -60,13 +60,14 @@ def train(cfg: Mapping[str, Any], run_dir: str | Path) -> tuple[TrainResult, Eva
     shape_meta = shape_meta_from_file(dataset_path, obs_keys)
     name, chunk_spec, params = split_policy_config(cfg["policy"])
     data = SequenceDataset(load_demos(dataset_path, obs_keys=obs_keys, filter_key=task.get("train_filter", "train")), chunk_spec, obs_keys)
+    train_cfg = dataclass_from_dict(TrainConfig, cfg["training"], "training")
+    seed_everything(train_cfg.seed)  # the initial weights are part of what the training seed fixes
     policy = build_policy(
         {"policy": {"name": name, **params}, "shape_meta": shape_meta.to_dict(), "chunk_spec": chunk_spec.to_dict()},
         Normalizer.fit(shape_meta, data.stats_arrays()),
     )
     env_args = read_env_args(dataset_path)
     run_config = {**cfg, "env_args": env_args, "dataset": str(dataset_path)}
-    train_cfg = dataclass_from_dict(TrainConfig, cfg["training"], "training")
     final: dict[str, EvalResult] = {}
 
     def evaluate(ema_policy, step: int) -> dict[str, float]:

@@ -1,56 +1,79 @@
-"""Measure robopolicy and write the figures (JSON + a markdown table headed by this command) under docs/benchmarks/.
+"""Measure robopolicy and write the figures, each table headed by the command and machine that produced it.
 
-    python scripts/benchmark.py env        # Push-T: env steps/s, render fps, expert success over 100 seeds, demo collection time
-    python scripts/benchmark.py diffusion  # Diffusion Policy: chunk latency (DDPM-100 vs DDIM-10) and training samples/s per backbone
-    python scripts/benchmark.py default_run  # the README's main job from scratch: wall time, success rate, mean score
-    python scripts/benchmark.py streaming  # Streaming DP vs Diffusion Policy: success, network calls and latency per step
-    python scripts/benchmark.py ebt        # EBT-Policy vs Diffusion Policy: success, latency, energy as uncertainty
-    python scripts/benchmark.py carp       # CARP vs Diffusion Policy: success, latency, parameters, tokenizer quality
+    python scripts/benchmark.py                    # families x tasks x 3 training seeds (CPU preset) -> docs/benchmarks.md
+    python scripts/benchmark.py benchmark=gpu      # the larger preset, for a GPU machine
+    python scripts/benchmark.py suite=latency      # predict_chunk latency of every family, batch 1 and 32, vs DDPM-100
+    python scripts/benchmark.py suite=env          # Push-T: env steps/s, render fps, expert success, collection time
+    python scripts/benchmark.py suite=diffusion    # Diffusion Policy: chunk latency and training samples/s per backbone
+    python scripts/benchmark.py suite=default_run  # the README's main job from scratch: wall time, success, score
+    python scripts/benchmark.py suite=streaming    # Streaming DP vs Diffusion Policy
+    python scripts/benchmark.py suite=ebt          # EBT-Policy vs Diffusion Policy, energy as uncertainty
+    python scripts/benchmark.py suite=carp         # CARP vs Diffusion Policy, tokenizer quality
 
-Figures are printed and written to docs/benchmarks/<suite>.json and docs/benchmarks/<suite>.md.
-The suites live in robopolicy/evaluation/benchmarks/.
+Config: conf/benchmark.yaml and the presets in conf/benchmark/. The comparison tables resume: finished cells
+are kept under the preset's runs_dir and never redone. Single-topic suites write docs/benchmarks/<suite>.{json,md}.
+The older spelling ``python scripts/benchmark.py carp --cell-seconds 60`` still works.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
-from robopolicy.evaluation.benchmarks import SUITES, machine
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from robopolicy.overrides import check_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", choices=sorted(SUITES))
-    parser.add_argument("--steps", type=int, default=4000, help="env steps timed (state obs; a quarter with images)")
-    parser.add_argument("--seeds", type=int, default=100, help="initial-state seeds for the expert success rate")
-    parser.add_argument("--demos", type=int, default=200, help="demos for the collection timing")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--calls", type=int, default=100, help="timed predict_chunk calls per latency cell")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--cell-seconds", type=float, default=90.0, help="stop timing a latency cell after this many seconds")
-    parser.add_argument("--batch", type=int, default=256, help="training batch size for samples/s")
-    parser.add_argument("--train-steps", type=int, default=10, help="timed training steps per backbone")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
-    args = parser.parse_args()
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    run, table = SUITES[args.suite]
+def legacy_argv(argv: list[str]) -> list[str]:
+    """``carp --cell-seconds 60`` -> ``suite=carp cell_seconds=60`` (the spelling the recorded tables were made with)."""
+    out, args = [], iter(argv)
+    for arg in args:
+        if arg.startswith("--") and "=" not in arg:
+            out.append(f"{arg[2:].replace('-', '_')}={next(args)}")
+        elif "=" not in arg and not arg.startswith("-"):
+            out.append(f"suite={arg}")
+        else:
+            out.append(arg)
+    return out
+
+
+@hydra.main(config_path="../conf", config_name="benchmark", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from robopolicy.evaluation.benchmarks import SUITES, machine, write_matrix_report
+
+    if cfg.suite not in SUITES:
+        sys.exit(f"error: suite={cfg.suite} is not one of {', '.join(sorted(SUITES))}")
+    args = SimpleNamespace(**OmegaConf.to_container(cfg, resolve=True))
+    run, table = SUITES[cfg.suite]
     header = machine()
     results = run(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.suite}.json").write_text(json.dumps({"machine": header, "results": results}, indent=2) + "\n")
+    if cfg.suite == "matrix":
+        text = write_matrix_report(results, header, ROOT / args.benchmark["report"])
+        print(text)
+        if results["failures"]:
+            sys.exit(f"{len(results['failures'])} cell(s) failed; see above. Rerun the same command to retry them.")
+        return
+    out = ROOT / args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{cfg.suite}.json").write_text(json.dumps({"machine": header, "results": results}, indent=2) + "\n")
     text = (
         f"`{header['command']}`\n\ncommit {header['commit']}, {header['date']}, {header['cpu']} "
         f"({header['cores']} cores, torch threads {header['torch_threads']}, GPU: {header['gpu'] or 'none'})\n\n"
         + table(results) + "\n"
     )
-    (args.out / f"{args.suite}.md").write_text(text)
+    (out / f"{cfg.suite}.md").write_text(text)
     print(text)
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    sys.argv[1:] = legacy_argv(sys.argv[1:])
+    check_overrides("benchmark")
     main()

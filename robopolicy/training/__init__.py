@@ -2,6 +2,6 @@
 
 from robopolicy.training.config import TrainConfig
 from robopolicy.training.logger import MetricsLogger
-from robopolicy.training.trainer import Trainer, TrainingDiverged, TrainResult
+from robopolicy.training.trainer import Trainer, TrainingDiverged, TrainResult, seed_everything
 
-__all__ = ["MetricsLogger", "TrainConfig", "Trainer", "TrainResult", "TrainingDiverged"]
+__all__ = ["MetricsLogger", "TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "seed_everything"]

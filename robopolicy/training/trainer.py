@@ -82,7 +82,7 @@ class Trainer:
         if resume:
             self._restore(self.ckpt_dir / "last")
         else:
-            _seed_everything(cfg.seed)
+            seed_everything(cfg.seed)
         start, loss_value, eval_metrics = time.perf_counter(), float("nan"), {}
         bar = tqdm(total=cfg.num_steps, initial=self.step, desc="train", unit="step", disable=not self.progress, dynamic_ncols=True)
         window_start, window_steps = time.perf_counter(), 0
@@ -176,7 +176,8 @@ class Trainer:
         random.setstate(_as_python_rng_state(rng["python"]))
 
 
-def _seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (call before building a policy so its initial weights follow the seed)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
