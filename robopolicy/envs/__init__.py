@@ -10,8 +10,11 @@ import gymnasium as gym  # noqa: E402
 from robopolicy.envs.factory import ENV_TYPE_GYM, EVAL_SEED_START, make_env  # noqa: E402
 
 PUSHT_ID = "robopolicy/PushT-v0"
+OBSTACLE_ID = "robopolicy/AroundObstacle-v0"
 
 if PUSHT_ID not in gym.registry:
     gym.register(id=PUSHT_ID, entry_point="robopolicy.envs.pusht.env:PushTEnv")
+if OBSTACLE_ID not in gym.registry:
+    gym.register(id=OBSTACLE_ID, entry_point="robopolicy.envs.obstacle.env:AroundObstacleEnv")
 
-__all__ = ["ENV_TYPE_GYM", "EVAL_SEED_START", "PUSHT_ID", "make_env"]
+__all__ = ["ENV_TYPE_GYM", "EVAL_SEED_START", "OBSTACLE_ID", "PUSHT_ID", "make_env"]

@@ -11,6 +11,7 @@ import numpy as np
 # env id -> "module:Class"; the class is built as Class(env, rng) on the unwrapped env.
 EXPERTS: dict[str, str] = {
     "robopolicy/PushT-v0": "robopolicy.envs.pusht.expert:PushTExpert",
+    "robopolicy/AroundObstacle-v0": "robopolicy.envs.obstacle.expert:AroundObstacleExpert",
 }
 
 
