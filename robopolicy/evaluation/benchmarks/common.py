@@ -42,6 +42,35 @@ def machine() -> dict[str, Any]:
 
 
 
+def policy_config(family: str) -> dict[str, Any]:
+    """conf/policy/<family>.yaml with the group configs it lists under ``defaults`` merged in first, as Hydra would."""
+    from omegaconf import OmegaConf
+
+    own = OmegaConf.load(ROOT / "conf" / "policy" / f"{family}.yaml")
+    bases = [policy_config(str(d)) for d in own.pop("defaults", []) if d != "_self_"]
+    return OmegaConf.to_container(OmegaConf.merge(*bases, own), resolve=True)
+
+
+def pusht_policy(family: str, overrides: dict[str, Any] | None = None):
+    """A policy of ``family`` with conf/policy/<family>.yaml (+ ``overrides``) and Push-T state shapes.
+
+    The weights are random and the normalizer fitted on noise: for timing only (the compute does not depend on them).
+    """
+    import numpy as np
+    import torch
+
+    from robopolicy.core import Normalizer, ObsSpec, ShapeMeta, get_policy_class
+    from robopolicy.workflows import split_policy_config
+
+    name, spec, params = split_policy_config(policy_config(family))
+    meta = ShapeMeta({"agent_pos": ObsSpec((2,)), "object": ObsSpec((4,))}, action_dim=2)
+    rng = np.random.default_rng(0)
+    normalizer = Normalizer.fit(meta, {"agent_pos": rng.normal(size=(64, 2)), "object": rng.normal(size=(64, 4)),
+                                       "action": rng.normal(size=(64, 2))})
+    torch.manual_seed(0)
+    return get_policy_class(name)(meta, spec, normalizer, {**params, **(overrides or {})}).eval()
+
+
 def pusht_obs(spec, batch: int):
     import torch
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from robopolicy.evaluation.benchmarks.common import ROOT, pusht_obs
+from robopolicy.evaluation.benchmarks.common import pusht_obs, pusht_policy
 
 
 BACKBONES = {  # the default run's backbone (conf/policy/diffusion.yaml) and the paper's U-Net
@@ -19,43 +19,22 @@ BACKBONES = {  # the default run's backbone (conf/policy/diffusion.yaml) and the
 SAMPLERS = {"DDPM-100": {"sampler": "ddpm", "num_inference_steps": 100}, "DDIM-10": {"sampler": "ddim", "num_inference_steps": 10}}
 
 
-def _pusht_policy(backbone: dict[str, Any]):
-    """A Diffusion Policy with the default config and Push-T state shapes (weights random: speed only)."""
-    import torch
-    import yaml
-
-    from robopolicy.core import Normalizer, ObsSpec, ShapeMeta
-    from robopolicy.policies.diffusion import DiffusionPolicy
-    from robopolicy.workflows import split_policy_config
-
-    _, spec, params = split_policy_config(yaml.safe_load((ROOT / "conf" / "policy" / "diffusion.yaml").read_text()))
-    meta = ShapeMeta({"agent_pos": ObsSpec((2,)), "object": ObsSpec((4,))}, action_dim=2)
-    rng = np.random.default_rng(0)
-    normalizer = Normalizer.fit(meta, {"agent_pos": rng.normal(size=(64, 2)), "object": rng.normal(size=(64, 4)),
-                                       "action": rng.normal(size=(64, 2))})
-    torch.manual_seed(0)
-    return DiffusionPolicy(meta, spec, normalizer, {**params, **backbone}), spec
-
-
-
 def diffusion_suite(args: argparse.Namespace) -> dict[str, Any]:
     """Latency per chunk at batch 1 (interleaved across backbones and samplers) and training samples/s."""
     import torch
 
-    policies = {name: _pusht_policy(cfg) for name, cfg in BACKBONES.items()}
-    results: dict[str, Any] = {"params_M": {n: p.num_parameters() / 1e6 for n, (p, _) in policies.items()}, "latency": {}, "train": {}}
+    policies = {name: pusht_policy("diffusion", cfg) for name, cfg in BACKBONES.items()}
+    results: dict[str, Any] = {"params_M": {n: p.num_parameters() / 1e6 for n, p in policies.items()}, "latency": {}, "train": {}}
     cells = [(b, s) for b in policies for s in SAMPLERS]
     times: dict[tuple[str, str], list[float]] = {c: [] for c in cells}
-    for policy, spec in policies.values():
-        policy.eval()
     with torch.no_grad():
         for rep in range(args.calls + args.warmup):  # A B A B ...: every cell sees the same machine load
             for backbone, sampler in cells:
                 if sum(times[(backbone, sampler)]) > args.cell_seconds:
                     continue  # slow cells stop early; the table reports how many calls each cell got
-                policy, spec = policies[backbone]
+                policy = policies[backbone]
                 policy.configure_inference(**SAMPLERS[sampler])
-                obs = pusht_obs(spec, 1)
+                obs = pusht_obs(policy.chunk_spec, 1)
                 start = time.perf_counter()
                 policy.predict_chunk(obs)
                 if rep >= args.warmup:
@@ -67,7 +46,8 @@ def diffusion_suite(args: argparse.Namespace) -> dict[str, Any]:
             "nfe": SAMPLERS[sampler]["num_inference_steps"],
         }
     print("latency:", json.dumps(results["latency"], indent=1))
-    for backbone, (policy, spec) in policies.items():
+    for backbone, policy in policies.items():
+        spec = policy.chunk_spec
         policy.train()
         optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-4)
         batch = {"obs": pusht_obs(spec, args.batch), "action": torch.randn(args.batch, spec.pred_horizon, 2)}
