@@ -12,6 +12,10 @@ import numpy as np
 EXPERTS: dict[str, str] = {
     "robopolicy/PushT-v0": "robopolicy.envs.pusht.expert:PushTExpert",
     "robopolicy/AroundObstacle-v0": "robopolicy.envs.obstacle.expert:AroundObstacleExpert",
+    # robosuite tasks, under robomimic's env names
+    "Lift": "robopolicy.envs.robosuite.experts:LiftExpert",
+    "PickPlaceCan": "robopolicy.envs.robosuite.experts:PickPlaceCanExpert",
+    "NutAssemblySquare": "robopolicy.envs.robosuite.experts:NutAssemblySquareExpert",
 }
 
 

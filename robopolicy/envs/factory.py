@@ -11,6 +11,7 @@ import gymnasium as gym
 EVAL_SEED_START = 1_000_000
 
 # robomimic's EnvType values: 1 robosuite, 2 gym, 3 iGibson. Our own MuJoCo tasks are gymnasium envs.
+ENV_TYPE_ROBOSUITE = 1
 ENV_TYPE_GYM = 2
 
 
@@ -25,4 +26,12 @@ def make_env(env_args: Mapping[str, Any], **overrides: Any) -> gym.Env:
         import robopolicy.envs  # noqa: F401  (registers our env ids)
 
         return gym.make(env_args["env_name"], disable_env_checker=True, **kwargs).unwrapped
-    raise ValueError(f"env type {env_type} ({env_args['env_name']}) is not supported; known types: {ENV_TYPE_GYM} (gymnasium)")
+    if env_type == ENV_TYPE_ROBOSUITE:
+        # robosuite is optional; this import does not need it, building the env does (and says how to install it).
+        from robopolicy.envs.robosuite import make_robosuite_env
+
+        return make_robosuite_env(env_args["env_name"], **kwargs)
+    raise ValueError(
+        f"env type {env_type} ({env_args['env_name']}) is not supported; known types: "
+        f"{ENV_TYPE_ROBOSUITE} (robosuite), {ENV_TYPE_GYM} (gymnasium)"
+    )
