@@ -102,16 +102,21 @@ def _run_streaming(command: Sequence[str]) -> str:
 
 def _evaluate(preset: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     """Evaluate the cell's last checkpoint (EMA weights) on the held-out seeds; the numbers the table shows."""
+    import torch
+
     from robopolicy.core import load_policy
     from robopolicy.workflows import evaluate_checkpoint
 
     last = run_dir / "checkpoints" / "last"
+    if int(preset.get("eval_threads", 0)) > 0:  # e.g. 1 when another benchmark shares the cores: no thread thrashing
+        torch.set_num_threads(int(preset["eval_threads"]))
     result = evaluate_checkpoint(last, num_episodes=int(preset["eval_episodes"]), num_envs=int(preset["eval_envs"]),
                                  video_episodes=int(preset["video_episodes"]), output_dir=run_dir / "eval" / "benchmark")
     return {
         "success_rate": result.success_rate, "mean_score": result.mean_score, "num_episodes": result.num_episodes,
         "seed_start": result.seed_start, "latency_ms_median": result.latency_ms_median,
         "latency_ms_p95": result.latency_ms_p95, "nfe": result.nfe, "parameters": load_policy(last).num_parameters(),
+        "eval_threads": torch.get_num_threads(),
     }
 
 
