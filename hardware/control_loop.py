@@ -1,8 +1,9 @@
 """The deploy loop: state -> observation -> PolicyRunner -> joint chunk -> safety -> driver, once per control tick.
 
 Each tick:
- 1. the e-stop button is polled (pressed: the arm's e-stop is sent and the run ends; it is polled again right
-    before anything is sent, so nothing goes out after a press);
+ 1. the e-stop button is polled, and with it the driver's own e-stop input (``driver.estop_requested()``, e.g. a
+    topic), which presses the button (pressed: the arm's e-stop is sent and the run ends; both are polled again
+    right before anything is sent, so nothing goes out after a press);
  2. the newest state is read and the watchdog checks its age; the run ends cleanly on task success;
  3. the observation map turns the state into the policy's observation; the PolicyRunner hands out this tick's
     action, predicting a new chunk when its queue runs dry; the watchdog checks how long that took;
@@ -121,7 +122,8 @@ class ControlLoop:
     """Runs a policy on an arm through a driver (connected by the caller) until a limit, success or a fault.
 
     max_ticks / max_seconds (on ``clock``): at least one is required. ``safety`` and ``watchdog`` default to the
-    robot config's limits; ``estop`` is a button another thread may press.
+    robot config's limits; ``estop`` is a button another thread may press (the driver's ``estop_requested`` is
+    polled with it, with or without a button).
     dry_run: run everything but send nothing to the arm (each command is printed through ``echo`` instead).
     log: a CommandLog that gets one line per command sent (and the fault, if any); the caller closes it.
     status_every_s: print a status line through ``echo`` this often on the loop clock; None: quiet.
@@ -304,8 +306,15 @@ class ControlLoop:
                   f"{result.overruns} overruns")
 
     def _check_estop(self) -> None:
+        """Raise _EStopPressed if the button is pressed or the driver's e-stop input asks for a stop (which presses
+        the button, so whoever holds it sees why)."""
+        requested = self.driver.estop_requested()
+        if requested is not None and self.estop is not None:
+            self.estop.press(requested)
         if self.estop is not None and self.estop.pressed:
             raise _EStopPressed(self.estop.reason)
+        if requested is not None:
+            raise _EStopPressed(requested)
 
     def _estop(self, result: LoopResult) -> None:
         """Send the arm's e-stop; if that fails, at least try to make it hold."""

@@ -15,7 +15,9 @@ from hardware.clock import Clock, ManualClock, WallClock
 from hardware.command_log import CommandLog
 from hardware.control_loop import ControlLoop, LoopResult
 from hardware.driver import ArmDriver
+from hardware.estop_triggers import EStopTriggerConfig, estop_triggers
 from hardware.robot import RobotConfig
+from hardware.safety import EStop
 from hardware.sim_driver import SimArmDriver
 from robopolicy.core import PolicyRunner, load_policy
 
@@ -149,28 +151,34 @@ def deploy(cfg: Mapping[str, Any]) -> DeployResult:
 
     Optional keys (conf/deploy.yaml): dry_run (send nothing to the arm, print what would be sent), log_path (the
     JSON-lines command log, relative to the run directory; absent or null: no log), status_every_s (a status line
-    this often on the loop clock; absent or null: quiet).
+    this often on the loop clock; absent or null: quiet), estop (what presses the e-stop besides the robot's
+    estop_topic: {signals: [SIGUSR1], keyboard: auto}, hardware/estop_triggers.py). The e-stop triggers are live
+    from loading the checkpoint until the arm has been told to stop and the driver closed; a press before the loop
+    starts makes its first tick send the e-stop.
     """
     backend = str(cfg["backend"])
     check_backend(backend)  # before loading anything
     robot = RobotConfig.from_dict(cfg["robot"], source=f"robot config '{cfg['robot'].get('name', '?')}'")
-    policy = load_policy(cfg["checkpoint"], weights=cfg.get("weights", "ema"), device=cfg.get("device", "cpu"))
-    if cfg.get("inference"):
-        policy.configure_inference(**cfg["inference"])
-    runner = PolicyRunner(policy, replan_every=cfg.get("replan_every"))
-    sim = dict(cfg.get("sim") or {})
-    clock = make_clock(backend, bool(sim.get("realtime", False)))
-    driver = make_driver(backend, robot, clock, dict(cfg.get(backend) or {}))
+    triggers = EStopTriggerConfig.from_dict(cfg.get("estop"))
     dry_run = cfg.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise ValueError(f"dry_run must be true or false, got {dry_run!r} (scripts/deploy.py ... dry_run=true)")
     status_every_s = cfg.get("status_every_s")
     log_path = resolve_log_path(cfg.get("log_path"))
+    estop = EStop()
     with contextlib.ExitStack() as stack:
+        stack.enter_context(estop_triggers(estop, triggers))
+        policy = load_policy(cfg["checkpoint"], weights=cfg.get("weights", "ema"), device=cfg.get("device", "cpu"))
+        if cfg.get("inference"):
+            policy.configure_inference(**cfg["inference"])
+        runner = PolicyRunner(policy, replan_every=cfg.get("replan_every"))
+        sim = dict(cfg.get("sim") or {})
+        clock = make_clock(backend, bool(sim.get("realtime", False)))
+        driver = make_driver(backend, robot, clock, dict(cfg.get(backend) or {}))
         log = stack.enter_context(CommandLog(log_path)) if log_path is not None else None
         loop = ControlLoop(driver, runner, robot, clock=clock, max_ticks=cfg.get("max_ticks"),
                            max_seconds=cfg.get("max_seconds"), stop_on_success=bool(cfg.get("stop_on_success", True)),
-                           dry_run=dry_run, log=log,
+                           estop=estop, dry_run=dry_run, log=log,
                            status_every_s=None if status_every_s is None else float(status_every_s))
         with _connected(driver, dry_run):
             result = loop.run()

@@ -88,6 +88,13 @@ class ArmDriver(ABC):
         """Whether the task is done, where the backend can tell (a simulator can; a real arm cannot: False)."""
         return False
 
+    def estop_requested(self) -> str | None:
+        """Why an e-stop input that this backend watches asks the run to stop (the robot config's ``estop_topic`` on
+        the topic backends), or None. Latched: once it gives a reason it keeps giving it. The control loop polls it
+        with its e-stop button (each tick and right before each send) and presses the button with this reason.
+        Default: the backend watches no such input."""
+        return None
+
     def __enter__(self) -> ArmDriver:
         self.connect()
         return self

@@ -22,6 +22,7 @@ middleware, on which topics those other sources and the task's success arrive). 
     watchdog: {max_state_age_s: 0.25, max_inference_s: 0.5}
     extra_topics: {object_pose: /object_pose}  # optional: the topic each extra source arrives on (DDS backend)
     success_topic: /task_success              # optional: std_msgs/Bool task success (the simulator publishes one)
+    estop_topic: /estop                       # optional: std_msgs/Bool e-stop; True presses it (topic backends)
     position_limits: reject   # optional: reject (default) | clamp, what a target outside a joint's [lower, upper] does
 
 Every mistake is reported with the file, the field and what to write instead (RobotConfigError).
@@ -45,8 +46,8 @@ OBSERVATION_FIELDS = ("position", "velocity")
 ROBOT_CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "robot"
 
 _TOP_KEYS = ("name", "control_rate_hz", "joints", "controller", "state_topic", "cameras", "observations", "action",
-             "workspace", "max_step", "watchdog", "extra_topics", "success_topic", "position_limits")
-_OPTIONAL_TOP_KEYS = {"cameras": {}, "workspace": {}, "extra_topics": {}, "success_topic": None,
+             "workspace", "max_step", "watchdog", "extra_topics", "success_topic", "estop_topic", "position_limits")
+_OPTIONAL_TOP_KEYS = {"cameras": {}, "workspace": {}, "extra_topics": {}, "success_topic": None, "estop_topic": None,
                       "position_limits": "reject"}
 _JOINT_KEYS = ("name", "lower", "upper", "velocity", "acceleration")
 _CONTROLLER_KEYS = ("type", "topic", "latency_s", "command_timeout_s")
@@ -125,6 +126,9 @@ class RobotConfig:
     extra_topics: dict[str, str] = field(default_factory=dict)
     # std_msgs/Bool topic on which the task's success is published (the simulated arm does); None: nothing tells.
     success_topic: str | None = None
+    # std_msgs/Bool topic whose True presses the deploy's e-stop (topic backends; False does nothing: the e-stop
+    # latches); None: no such topic. The in-process simulator ignores it.
+    estop_topic: str | None = None
     # what ChunkSafety does with a target outside a joint's [lower, upper]: "reject" (a SafetyFault, the default) or
     # "clamp" (move it onto the limit and count an intervention; every other check still faults). docs/hardware.md
     position_limits: str = "reject"
@@ -272,6 +276,7 @@ class _Parser:
             watchdog=self.watchdog(data["watchdog"]),
             extra_topics=self.extra_topics(data["extra_topics"]),
             success_topic=None if data["success_topic"] is None else self.text(data["success_topic"], "success_topic"),
+            estop_topic=None if data["estop_topic"] is None else self.text(data["estop_topic"], "estop_topic"),
             position_limits=self.position_limits(data["position_limits"]),
             source=self.source,
         )

@@ -14,7 +14,6 @@ first one sent may get less, when latency has used part of its tick).
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 
@@ -189,17 +188,21 @@ class Watchdog:
 class EStop:
     """An e-stop button the loop polls every tick; ``press`` may be called from any thread (a UI, a signal handler).
 
-    Once pressed it stays pressed: the loop sends the arm's e-stop and ends the run.
+    Once pressed it stays pressed: the loop sends the arm's e-stop and ends the run. hardware/estop_triggers.py wires
+    it to signals and the keyboard; the topic backends' estop_topic presses it through the control loop.
     """
 
     def __init__(self) -> None:
-        self._pressed = threading.Event()
+        self._pressed = False
         self.reason = ""
 
     def press(self, reason: str = "e-stop pressed") -> None:
+        """Latch the button; the first press's reason is kept. It takes no lock (plain assignments, atomic under the
+        GIL): a signal handler runs on the main thread, possibly in the middle of a press there, and must not wait
+        for a lock that thread holds."""
         self.reason = self.reason or reason
-        self._pressed.set()
+        self._pressed = True  # after the reason: whoever sees it pressed sees why
 
     @property
     def pressed(self) -> bool:
-        return self._pressed.is_set()
+        return self._pressed

@@ -6,6 +6,7 @@ Topics (names from the robot config):
     in   robot.state_topic            sensor_msgs/JointState      the newest one is the arm's state, stamped by its header
     in   robot.extra_topics[name]     std_msgs/Float64MultiArray  one per extra source the observations read
     in   robot.success_topic          std_msgs/Bool               task success, where something publishes it
+    in   robot.estop_topic            std_msgs/Bool               True: e-stop (``estop_requested``); False: nothing
     out  robot.controller.topic       trajectory_msgs/JointTrajectory (joint_trajectory controller) or
                                       std_msgs/Float64MultiArray (forward_position controller)
 
@@ -18,6 +19,11 @@ Stamps are the publisher's (ROS time, seconds since the epoch), so the loop's cl
 arm's computer must be time-synchronised with this one; the watchdog reports a clock mismatch as such. Extras carry
 no stamp: each one is timed by its arrival, and an extra older than the watchdog's max_state_age_s is a stale-state
 fault like an old joint state. Cameras are not carried.
+
+The e-stop topic is optional and nothing waits for a publisher on it. Every message that arrived since the last poll
+is looked at (up to ESTOP_KEEP), so a True followed at once by a False still presses; once a True has arrived,
+``estop_requested`` gives its reason for good (False never releases it). It is read best effort, so that a best-effort
+publisher matches too: publish True repeatedly rather than once.
 
 A backend subclasses TopicArmDriver and supplies the transport: ``_open`` (join the network), ``_subscribe`` /
 ``_publisher`` (endpoints with the TopicSubscription / TopicPublisher interface below), ``_wait``, ``_close`` and
@@ -53,6 +59,7 @@ from hardware.robot import RobotConfig
 from hardware.safety import SafetyFault
 
 _WAIT_STEP_S = 0.02  # how often connect() re-checks what it is waiting for
+ESTOP_KEEP = 64  # e-stop messages kept between polls: all of them, in practice
 
 
 class TopicSubscription(Protocol):
@@ -118,6 +125,8 @@ class TopicArmDriver(ArmDriver):
         self._state_sub: TopicSubscription | None = None
         self._extra_subs: dict[str, TopicSubscription] = {}
         self._success_sub: TopicSubscription | None = None
+        self._estop_sub: TopicSubscription | None = None
+        self._estop_reason: str | None = None  # latched by the first True on the e-stop topic
         self._command_pub: TopicPublisher | None = None
         self._state: ArmState | None = None
         self._extra_values: dict[str, tuple[np.ndarray, float]] = {}  # name -> (values, arrival time)
@@ -134,8 +143,9 @@ class TopicArmDriver(ArmDriver):
         """Whether the network has been joined and not left."""
 
     @abstractmethod
-    def _subscribe(self, topic: str, msg_type: type[Message]) -> TopicSubscription:
-        """A subscription to ``msg_type`` on the ROS topic ``topic``."""
+    def _subscribe(self, topic: str, msg_type: type[Message], *, keep: int = 1) -> TopicSubscription:
+        """A subscription to ``msg_type`` on the ROS topic ``topic`` that keeps the newest ``keep`` messages between
+        takes (best effort, volatile)."""
 
     @abstractmethod
     def _publisher(self, topic: str, msg_type: type[Message]) -> TopicPublisher:
@@ -170,8 +180,7 @@ class TopicArmDriver(ArmDriver):
                              f"`extra_topics` names no topic for them; add e.g. extra_topics: {{{missing[0]}: "
                              f"/{missing[0]}}} (a std_msgs/Float64MultiArray topic)")
         topics = [robot.state_topic, robot.controller.topic, *(robot.extra_topics[e] for e in extras)]
-        if robot.success_topic is not None:
-            topics.append(robot.success_topic)
+        topics += [t for t in (robot.success_topic, robot.estop_topic) if t is not None]
         for topic in topics:
             self._check_topic(topic)
         return extras
@@ -192,6 +201,8 @@ class TopicArmDriver(ArmDriver):
             self._extra_subs = {e: self._subscribe(robot.extra_topics[e], Float64MultiArray) for e in self.extras}
             if robot.success_topic is not None:
                 self._success_sub = self._subscribe(robot.success_topic, Bool)
+            if robot.estop_topic is not None:
+                self._estop_sub = self._subscribe(robot.estop_topic, Bool, keep=ESTOP_KEEP)
             command_type = JointTrajectory if robot.controller.type == "joint_trajectory" else Float64MultiArray
             self._command_pub = self._publisher(robot.controller.topic, command_type)
             self._wait_until_ready()
@@ -255,7 +266,7 @@ class TopicArmDriver(ArmDriver):
     def close(self) -> None:
         """Release this driver's topics and leave the network. Sends nothing."""
         self._close()
-        self._state_sub = self._success_sub = self._command_pub = None
+        self._state_sub = self._success_sub = self._estop_sub = self._command_pub = None
         self._extra_subs = {}
         self._closed = True
 
@@ -264,6 +275,14 @@ class TopicArmDriver(ArmDriver):
         if self._success_sub is not None:
             self._poll()
         return self._success
+
+    def estop_requested(self) -> str | None:
+        """The reason, once a std_msgs/Bool True has arrived on the robot config's estop_topic (latched: a later
+        False changes nothing); None while none has, or when there is no such topic."""
+        if self._estop_reason is None and self._estop_sub is not None:
+            if any(msg.data for msg in self._estop_sub.take()):
+                self._estop_reason = f"e-stop topic {self._estop_sub.name}: std_msgs/Bool True received"
+        return self._estop_reason
 
     # ------------------------------------------------------------------------------------------ internals
     def _require_connected(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from hardware.clock import Clock
 from hardware.dds.network import describe_network, resolve_network
-from hardware.dds.participant import LATEST, RELIABLE, DdsParticipant, Publisher, Subscription, dds_topic_name
+from hardware.dds.participant import RELIABLE, DdsParticipant, Publisher, Subscription, dds_topic_name, latest
 from hardware.messages import Message
 from hardware.robot import RobotConfig
 from hardware.topic_driver import SentCommand, TopicArmDriver
@@ -51,8 +51,8 @@ class DdsArmDriver(TopicArmDriver):
     def _is_open(self) -> bool:
         return self._participant is not None
 
-    def _subscribe(self, topic: str, msg_type: type[Message]) -> Subscription:
-        return self._participant.subscription(topic, msg_type, LATEST)
+    def _subscribe(self, topic: str, msg_type: type[Message], *, keep: int = 1) -> Subscription:
+        return self._participant.subscription(topic, msg_type, latest(keep))
 
     def _publisher(self, topic: str, msg_type: type[Message]) -> Publisher:
         return self._participant.publisher(topic, msg_type, RELIABLE)

@@ -35,6 +35,14 @@ RELIABLE = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(millisecon
 # (sensor data) publishers alike, and keeping one sample makes "take" return the newest.
 LATEST = Qos(Policy.Reliability.BestEffort, Policy.Durability.Volatile, Policy.History.KeepLast(1))
 
+
+def latest(keep: int = 1) -> Qos:
+    """LATEST keeping the newest ``keep`` samples between takes (for a topic where no message may be missed, such as
+    an e-stop, while still matching best-effort publishers)."""
+    return LATEST if keep == 1 else Qos(Policy.Reliability.BestEffort, Policy.Durability.Volatile,
+                                        Policy.History.KeepLast(keep))
+
+
 _ROS_NAME = re.compile(r"^/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
 
 

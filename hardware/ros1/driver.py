@@ -59,8 +59,8 @@ class Ros1ArmDriver(TopicArmDriver):
     def _is_open(self) -> bool:
         return self._connected
 
-    def _subscribe(self, topic: str, msg_type: type[Message]) -> Subscription:
-        return Subscription(topic, msg_type)
+    def _subscribe(self, topic: str, msg_type: type[Message], *, keep: int = 1) -> Subscription:
+        return Subscription(topic, msg_type, keep=keep)
 
     def _publisher(self, topic: str, msg_type: type[Message]) -> Publisher:
         return Publisher(topic, msg_type)
@@ -71,7 +71,8 @@ class Ros1ArmDriver(TopicArmDriver):
     def _close(self) -> None:
         """Unregister this driver's topics (the process's rospy node stays up: rospy cannot restart one); publishing
         is synchronous, so every command sent has been written already."""
-        for endpoint in (self._state_sub, self._success_sub, self._command_pub, *self._extra_subs.values()):
+        for endpoint in (self._state_sub, self._success_sub, self._estop_sub, self._command_pub,
+                         *self._extra_subs.values()):
             if endpoint is not None:
                 endpoint.close()
         self._connected = False

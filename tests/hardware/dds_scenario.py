@@ -13,8 +13,10 @@ there). The pytest process itself never creates one. Steps, each recorded under 
     report     the node's own JSON report (what it received), after SIGTERM
     forward_position  a second node and driver on DDS domain 1 with a forward_position controller: a setpoint
                followed, hold as a setpoint
-    fault_node  a ControlLoop run (tests/hardware/middleware_faults.py) on DDS domain 2 whose sim node is
-               SIGKILLed mid-run: joint states stop
+    estop_topic  a ControlLoop run on DDS domain 2 (its own node) whose robot config has an estop_topic: False
+               published on it mid-run, then True (tests/hardware/topic_backend_checks.py step_estop_topic)
+    fault_node  a ControlLoop run (tests/hardware/middleware_faults.py) on the same node, SIGKILLed mid-run: joint
+               states stop
 
 The last line printed is "RESULT <json>".
 """
@@ -114,17 +116,22 @@ def make_driver(robot: Any = "pusht_sim", domain_id: int = 0) -> DdsArmDriver:
     return DdsArmDriver(load_robot(robot), network="loopback", domain_id=domain_id, state_timeout_s=10.0)
 
 
-def step_fault_node(workdir: Path, checkpoint: str) -> dict[str, Any]:
-    """A deploy-loop run on a fresh node (domain 2) that is SIGKILLed 0.8 s into it."""
-    node = start_node(workdir, domain_id=2, report="node_fault.json")
+def open_estop_publisher(domain_id: int) -> Any:
+    """``open_publisher`` for step_estop_topic: a std_msgs/Bool publisher of a participant of its own."""
+    def open_publisher(topic: str) -> tuple[Any, Any]:
+        participant = DdsParticipant(loopback_config(), domain_id, network_name="loopback")
+        return participant.publisher(topic, Bool, RELIABLE), participant.close
+    return open_publisher
+
+
+def step_fault_node(node: subprocess.Popen, checkpoint: str) -> dict[str, Any]:
+    """A deploy-loop run on ``node`` (domain 2), which is SIGKILLed 0.8 s into it."""
     driver = make_driver(domain_id=2)
     try:
         driver.connect()
         return run_loop_and_kill(driver, checkpoint, node, kill_after_s=0.8, max_ticks=25)
     finally:
         driver.close()
-        node.kill()
-        node.wait(timeout=10)
 
 
 def main() -> None:
@@ -143,7 +150,16 @@ def main() -> None:
     checks.run_step(results, "forward_position", lambda: checks.step_forward_position(
         args.workdir, lambda path: start_node(args.workdir, str(path), domain_id=1, report="node_forward.json"),
         lambda path: make_driver(path, domain_id=1)))
-    checks.run_step(results, "fault_node", lambda: step_fault_node(args.workdir, args.checkpoint))
+    # one node on domain 2 for both: the e-stop run leaves it running (held), the fault run kills it
+    if checks.run_step(results, "fault_node", lambda: start_node(args.workdir, domain_id=2, report="node_fault.json")):
+        node = results.pop("fault_node")
+        try:
+            checks.run_step(results, "estop_topic", lambda: checks.step_estop_topic(
+                args.workdir, args.checkpoint, lambda path: make_driver(path, domain_id=2), open_estop_publisher(2)))
+            checks.run_step(results, "fault_node", lambda: step_fault_node(node, args.checkpoint))
+        finally:
+            node.kill()
+            node.wait(timeout=10)
     print("RESULT " + json.dumps(results), flush=True)
 
 

@@ -15,8 +15,10 @@ each recorded under its name (or as {"error": ...}):
     report     the node's own JSON report (what it received), after SIGTERM
     forward_position  a second node (forward_position controller, its own command topic) and a second driver
                sharing this process's rospy node: a setpoint followed, hold as a setpoint
-    fault_node    a ControlLoop run (tests/hardware/middleware_faults.py) on a fresh node, whose node is SIGKILLed
-               mid-run: joint states stop
+    estop_topic   a ControlLoop run on a fresh node whose robot config has an estop_topic: False published on it
+               mid-run, then True (tests/hardware/topic_backend_checks.py step_estop_topic)
+    fault_node    a ControlLoop run (tests/hardware/middleware_faults.py) on that node, which is SIGKILLed mid-run:
+               joint states stop
     fault_master  the same with rosmaster SIGKILLed mid-run instead (last: nothing after it needs the master)
 
 The last line printed is "RESULT <json>".
@@ -176,9 +178,14 @@ def make_driver(robot: Any = "pusht_sim") -> Ros1ArmDriver:
     return Ros1ArmDriver(load_robot(robot), state_timeout_s=10.0)
 
 
-def step_fault(workdir: Path, checkpoint: str, kill: str, master: subprocess.Popen) -> dict[str, Any]:
-    """A deploy-loop run on a fresh node with ``kill`` ("node" or "master") SIGKILLed 0.8 s into it."""
-    node = start_node(workdir, f"node_fault_{kill}.json")
+def open_estop_publisher(topic: str) -> tuple[Publisher, Any]:
+    """``open_publisher`` for step_estop_topic: a std_msgs/Bool publisher on this process's rospy node."""
+    publisher = Publisher(topic, Bool)
+    return publisher, publisher.close
+
+
+def step_fault(node: subprocess.Popen, checkpoint: str, kill: str, master: subprocess.Popen) -> dict[str, Any]:
+    """A deploy-loop run on ``node`` with ``kill`` ("node" or "master") SIGKILLed 0.8 s into it."""
     driver = make_driver()
     try:
         driver.connect()
@@ -187,8 +194,6 @@ def step_fault(workdir: Path, checkpoint: str, kill: str, master: subprocess.Pop
     finally:
         closed = time.time()
         driver.close()
-        node.kill()
-        node.wait(timeout=10)
     out["close_s"] = time.time() - closed
     return out
 
@@ -215,8 +220,19 @@ def main() -> None:
             {"state_topic": "/forward/joint_states", "extra_topics": {"object_pose": "/forward/object_pose"},
              "success_topic": "/forward/task_success"}))
         for kill in ("node", "master"):
-            checks.run_step(results, f"fault_{kill}",
-                            lambda kill=kill: step_fault(args.workdir, args.checkpoint, kill, master))
+            name = f"fault_{kill}"
+            if not checks.run_step(results, name, lambda kill=kill: start_node(args.workdir, f"node_{name}.json")):
+                continue
+            node = results.pop(name)
+            try:
+                if kill == "node":  # the e-stop run leaves the node running (held) for the fault run
+                    checks.run_step(results, "estop_topic", lambda: checks.step_estop_topic(
+                        args.workdir, args.checkpoint, make_driver, open_estop_publisher))
+                checks.run_step(results, name, lambda kill=kill, node=node: step_fault(node, args.checkpoint, kill,
+                                                                                       master))
+            finally:
+                node.kill()
+                node.wait(timeout=10)
     finally:
         if held.get("driver") is not None:
             held["driver"].close()

@@ -165,6 +165,32 @@ def test_pressing_the_estop_sends_the_arms_estop_and_nothing_else():
     assert len(driver.sent) == 1 and result.ticks == TA
 
 
+class EStopInputDriver(RecordingDriver):
+    """A RecordingDriver whose own e-stop input (a topic, on a real backend) fires from read number ``fire_after``
+    on, and stays fired."""
+
+    def __init__(self, *args, fire_after: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fire_after = fire_after
+
+    def estop_requested(self):
+        return "e-stop topic /estop: std_msgs/Bool True received" if self.reads >= self.fire_after else None
+
+
+@pytest.mark.parametrize("with_button", [True, False])
+def test_the_drivers_estop_input_presses_the_button_and_ends_the_run_with_the_estop(with_button):
+    clock = ManualClock()
+    button = EStop() if with_button else None
+    # fires at the read of tick TA + 1, after the second chunk went out (tick TA); the loop sees it at tick TA + 2
+    driver = EStopInputDriver(pusht_robot(), clock, fire_after=TA + 2)
+    result = run(WalkPolicy(), driver, max_ticks=50, estop=button)
+    assert result.status == "estop" and result.fault == "e-stop topic /estop: std_msgs/Bool True received"
+    assert driver.calls[-1] == "estop" and driver.calls.count("estop") == 1 and "hold" not in driver.calls
+    assert len(driver.sent) == 2 and result.ticks == TA + 2
+    if with_button:
+        assert button.pressed and button.reason == result.fault
+
+
 def test_a_failing_estop_falls_back_to_hold():
     clock = ManualClock()
     button = EStop()

@@ -105,3 +105,63 @@ def test_the_log_path_is_relative_to_the_run_directory_and_null_disables_it(chec
     assert deploy(job(checkpoint, max_seconds=None, max_ticks=4)).log_path is None
     with pytest.raises(ValueError, match=r"dry_run must be true or false, got 'yes'"):
         deploy(job(checkpoint, max_ticks=4, dry_run="yes"))
+
+
+def test_sigusr1_mid_run_ends_the_deploy_with_the_estop_and_restores_the_previous_handler(checkpoint, tmp_path,
+                                                                                         monkeypatch):
+    """SIGUSR1 delivered right after the second trajectory is sent (from inside the driver, so the tick is known):
+    the next e-stop poll ends the run with the arm's e-stop; nothing is executed after it."""
+    import os
+    import signal
+
+    from hardware import deploy as deploy_module
+
+    drivers = []
+
+    def sim_with_signal(robot, clock, options):
+        driver = deploy_module._sim(robot, clock, options)
+        send = driver.send_trajectory
+
+        def send_then_signal(*args, **kwargs):
+            send(*args, **kwargs)
+            if sum(c.kind == "trajectory" for c in driver.commands) == 2:
+                os.kill(os.getpid(), signal.SIGUSR1)
+        driver.send_trajectory = send_then_signal
+        drivers.append(driver)
+        return driver
+
+    monkeypatch.setitem(deploy_module.BACKENDS, "sim", sim_with_signal)
+
+    def previous(signum, frame):
+        raise AssertionError("the deploy's handler should have caught SIGUSR1")
+
+    old = signal.signal(signal.SIGUSR1, previous)
+    try:
+        log = tmp_path / "log.jsonl"
+        result = deploy(job(checkpoint, max_seconds=None, max_ticks=40, log_path=str(log),
+                            estop={"signals": ["SIGUSR1"], "keyboard": False}))
+        assert signal.getsignal(signal.SIGUSR1) is previous
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    loop = result.loop
+    assert loop.status == "estop" and loop.fault == "signal SIGUSR1 received" and not result.ok
+    assert loop.ticks == 5 and loop.trajectories_sent == 2  # the second chunk went out at tick 4
+    executed = [c.kind for c in drivers[0].commands if not c.ignored]
+    assert executed == ["trajectory", "trajectory", "estop"]  # the e-stop last, once, no hold
+    # after it only the context manager's hold on the way out, which the latched e-stop ignores
+    assert [(c.kind, c.ignored) for c in drivers[0].commands[3:]] == [("hold", True)]
+    records = read_log(log)
+    assert [r["kind"] for r in records] == ["trajectory", "trajectory", "estop"]
+    assert records[-1]["reason"] == "signal SIGUSR1 received" and "E-STOP: signal SIGUSR1" in result.summary()
+
+
+def test_a_failing_deploy_restores_the_signal_handlers_too(checkpoint):
+    import signal
+
+    before = signal.getsignal(signal.SIGUSR1)
+    ur5e = yaml.safe_load((ROBOT_CONF_DIR / "ur5e_ros2.yaml").read_text())
+    with pytest.raises(ValueError, match="does not actuate"):  # raised while the e-stop handlers are installed
+        deploy(job(checkpoint, robot=ur5e))
+    assert signal.getsignal(signal.SIGUSR1) is before
+    with pytest.raises(ValueError, match="SIGINT is Ctrl-C"):
+        deploy(job(checkpoint, estop={"signals": ["SIGINT"]}))

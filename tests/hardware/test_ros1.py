@@ -25,6 +25,7 @@ from tests.hardware.test_dds import UNSHARE_PROBLEM, still_checkpoint  # noqa: F
 from tests.hardware.topic_backend_checks import (
     assert_deploy_ran_and_left_the_arm_holding,
     assert_estop_then_nothing_sent,
+    assert_estop_topic_ends_the_run_and_nothing_is_sent_after,
     assert_forward_position_setpoints_and_hold,
     assert_hold_stayed,
     assert_stale_state_fault_then_one_hold,
@@ -190,6 +191,12 @@ def test_estop_holds_and_nothing_is_sent_after_it(scenario):
 @needs_namespace
 def test_a_forward_position_controller_gets_setpoints_and_a_setpoint_hold(scenario):
     assert_forward_position_setpoints_and_hold(scenario)
+
+
+@pytest.mark.slow
+@needs_namespace
+def test_true_on_the_estop_topic_over_ros1_ends_the_run_with_the_estop_and_false_does_nothing(scenario):
+    assert_estop_topic_ends_the_run_and_nothing_is_sent_after(step(scenario, "estop_topic"))
 
 
 @pytest.mark.slow

@@ -3,8 +3,9 @@ ros1_scenario.py, each in its own network namespace) and the assertions that tes
 their JSON results.
 
 Scenario side: ``start_sim_node``, ``stop_node``, ``step_deploy``, ``step_node``, ``step_still``, ``step_driver``
-(trajectory followed, hold, e-stop), ``step_forward_position`` and ``run_step``, parameterised by the backend's
-sim-node module, driver factory and names. Test side: ``run_scenario``, ``step`` and the ``assert_*`` functions.
+(trajectory followed, hold, e-stop), ``step_forward_position``, ``step_estop_topic`` and ``run_step``, parameterised
+by the backend's sim-node module, driver factory and names. Test side: ``run_scenario``, ``step`` and the
+``assert_*`` functions.
 """
 
 from __future__ import annotations
@@ -183,6 +184,68 @@ def step_forward_position(workdir: Path, start_node: Callable[[Path], subprocess
     return out
 
 
+ESTOP_CHECK_TOPIC = "/estop_check"  # its own name: no other driver in the scenario listens to it
+
+
+def step_estop_topic(workdir: Path, checkpoint: str, make_driver: Callable[[Path], Any],
+                     open_publisher: Callable[[str], tuple[Any, Callable[[], None]]], *, false_after_s: float = 0.3,
+                     true_after_s: float = 1.0, max_ticks: int = 40) -> dict[str, Any]:
+    """A ControlLoop run (wall clock, the checkpoint's policy, an EStop button) on a driver whose robot config has
+    estop_topic ESTOP_CHECK_TOPIC, against a running sim node; the scenario publishes std_msgs/Bool False on it
+    ``false_after_s`` into the run and True ``true_after_s`` into it. ``make_driver(config path)`` builds the
+    driver; ``open_publisher(topic)`` gives (a Bool publisher, its closer)."""
+    import threading
+
+    import yaml
+
+    from hardware.clock import WallClock
+    from hardware.control_loop import ControlLoop
+    from hardware.messages import Bool
+    from hardware.robot import ROBOT_CONF_DIR
+    from hardware.safety import EStop
+    from robopolicy.core import PolicyRunner, load_policy
+    from tests.hardware.middleware_faults import CallRecorder
+
+    data = yaml.safe_load((ROBOT_CONF_DIR / "pusht_sim.yaml").read_text())
+    data["estop_topic"] = ESTOP_CHECK_TOPIC
+    path = workdir / "pusht_estop.yaml"
+    path.write_text(yaml.safe_dump(data))
+    driver = make_driver(path)
+    publisher, close_publisher = open_publisher(ESTOP_CHECK_TOPIC)
+    published: dict[str, float] = {}
+    try:
+        driver.connect()
+        wait_for(lambda: publisher.subscriber_count() > 0, 10.0, "the e-stop publisher never reached the driver")
+        recorder = CallRecorder(driver)
+        button = EStop()
+        loop = ControlLoop(recorder, PolicyRunner(load_policy(checkpoint, weights="ema", device="cpu")), driver.robot,
+                           clock=WallClock(), max_ticks=max_ticks, estop=button, echo=lambda _: None)
+
+        def publish() -> None:
+            time.sleep(false_after_s)
+            publisher.publish(Bool(data=False))
+            published["false"] = time.time()
+            time.sleep(true_after_s - false_after_s)
+            publisher.publish(Bool(data=True))
+            published["true"] = time.time()
+
+        began = time.time()
+        thread = threading.Thread(target=publish, daemon=True)
+        thread.start()
+        result = loop.run()
+        ended = time.time()
+        thread.join(timeout=10)
+        sent = [c for c in recorder.calls if c[0] in ("send_trajectory", "send_setpoint", "hold", "estop")]
+        return {"status": result.status, "fault": result.fault, "button_reason": button.reason,
+                "ticks": result.ticks, "max_ticks": max_ticks, "held": result.held, "stop_error": result.stop_error,
+                "began": began, "ended": ended, "false_at": published.get("false"), "true_at": published.get("true"),
+                "sent": [[n, t] for n, t in sent], "driver_sent": [c.kind for c in driver.sent],
+                "requested_after": driver.estop_requested(), "ignored": driver.ignored_commands}
+    finally:
+        driver.close()
+        close_publisher()
+
+
 def run_main_steps(results: dict[str, Any], held: dict[str, Any], checkpoint: str, backend: str,
                    start_node: Callable[[], subprocess.Popen], make_driver: Callable[[], Any]) -> None:
     """node_start, deploy, connect, node, still, driver; the node and driver started go into ``held``."""
@@ -291,6 +354,22 @@ def assert_forward_position_setpoints_and_hold(scenario: dict) -> None:
     np.testing.assert_allclose(forward["after"], forward["hold_values"], atol=1e-3)
     assert forward["received"] == ["setpoint", "setpoint"] and forward["rejected"] == []
     assert forward["node_exit"]["returncode"] == 0
+
+
+def assert_estop_topic_ends_the_run_and_nothing_is_sent_after(run: dict) -> None:
+    """False on the e-stop topic changed nothing (the run went on sending for 0.7 s); True ended it as "estop"
+    within a tick or two, the driver's e-stop the last command, exactly once, and nothing sent after it."""
+    assert run["status"] == "estop" and run["ticks"] < run["max_ticks"], run
+    assert ESTOP_CHECK_TOPIC.strip("/") in run["fault"] and "True" in run["fault"], run
+    assert run["button_reason"] == run["fault"] and run["requested_after"] == run["fault"], run
+    assert run["false_at"] is not None and run["true_at"] is not None, run
+    kinds = [name for name, _ in run["sent"]]
+    assert kinds.count("estop") == 1 and kinds[-1] == "estop" and "hold" not in kinds, kinds
+    assert any(run["false_at"] < t < run["true_at"] for name, t in run["sent"] if name == "send_trajectory"), run
+    estop_at = run["sent"][-1][1]
+    assert run["true_at"] <= estop_at < run["true_at"] + 0.5, run  # noticed at the next tick (0.1 s) or so
+    assert run["driver_sent"] == [k.removeprefix("send_") for k in kinds], run  # published exactly these
+    assert run["stop_error"] is None and run["ignored"] == 0, run
 
 
 def assert_stale_state_fault_then_one_hold(fault: dict) -> None:
