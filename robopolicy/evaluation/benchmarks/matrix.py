@@ -81,7 +81,10 @@ def run_cell(preset: Mapping[str, Any], cell: Cell, runs_dir: Path) -> dict[str,
             raise RuntimeError(f"train.py for {cell} did not report its training time; its output ended:\n{stdout[-2000:]}")
         steps, seconds = found[-1]
         timing_path.write_text(json.dumps({"steps": int(steps), "seconds": float(seconds), "resumed": bool(resume)}) + "\n")
-    record = {**vars(cell), "overrides": overrides, **_evaluate(preset, run_dir),
+    # A task may ask for fewer parallel envs than the preset's (robosuite envs are large: 25 of them and a video
+    # left too little memory to start ffmpeg on a 24 GB machine).
+    num_envs = int((preset["task_settings"][cell.task] or {}).get("eval_envs", preset["eval_envs"]))
+    record = {**vars(cell), "overrides": overrides, **_evaluate(preset, run_dir, num_envs),
               "train": json.loads(timing_path.read_text()), "curve": _loss_curve(run_dir / "metrics.jsonl"),
               "machine": machine()}
     record_path.write_text(json.dumps(record, indent=1) + "\n")
@@ -100,8 +103,8 @@ def _run_streaming(command: Sequence[str]) -> str:
     return "".join(lines)
 
 
-def _evaluate(preset: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
-    """Evaluate the cell's last checkpoint (EMA weights) on the held-out seeds; the numbers the table shows."""
+def _evaluate(preset: Mapping[str, Any], run_dir: Path, num_envs: int) -> dict[str, Any]:
+    """Evaluate the cell's last checkpoint (EMA weights) on the held-out seeds with ``num_envs`` lock-stepped envs."""
     import torch
 
     from robopolicy.core import load_policy
@@ -110,13 +113,13 @@ def _evaluate(preset: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     last = run_dir / "checkpoints" / "last"
     if int(preset.get("eval_threads", 0)) > 0:  # e.g. 1 when another benchmark shares the cores: no thread thrashing
         torch.set_num_threads(int(preset["eval_threads"]))
-    result = evaluate_checkpoint(last, num_episodes=int(preset["eval_episodes"]), num_envs=int(preset["eval_envs"]),
+    result = evaluate_checkpoint(last, num_episodes=int(preset["eval_episodes"]), num_envs=num_envs,
                                  video_episodes=int(preset["video_episodes"]), output_dir=run_dir / "eval" / "benchmark")
     return {
         "success_rate": result.success_rate, "mean_score": result.mean_score, "num_episodes": result.num_episodes,
         "seed_start": result.seed_start, "latency_ms_median": result.latency_ms_median,
         "latency_ms_p95": result.latency_ms_p95, "nfe": result.nfe, "parameters": load_policy(last).num_parameters(),
-        "eval_threads": torch.get_num_threads(),
+        "eval_threads": torch.get_num_threads(), "eval_envs": num_envs,
     }
 
 
