@@ -76,3 +76,23 @@ class CommandLog:
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """Every record of a command log, in order (for replay and tests)."""
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+COMMAND_KINDS = ("trajectory", "setpoint")
+
+
+def command_timing(records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """End-to-end latencies (seconds, on the loop clock) of the commands in a log (``read_log``); dry-run lines and
+    fault / e-stop lines are left out.
+
+    stamp_to_send_s: per command, from the stamp of the state it was computed from to the moment the driver had
+    accepted it (``clock - obs_stamp``; ``clock`` is read after the send). stamp_to_start_s: per trajectory, from
+    that stamp to its first point's due time (``start_stamp - obs_stamp``: one tick when no point was dropped).
+    With the in-process sim in simulated time both are the simulated values (the world waits for the policy).
+    """
+    sent = [r for r in records if r.get("kind") in COMMAND_KINDS and not r.get("dry_run")]
+    return {
+        "stamp_to_send_s": [float(r["clock"]) - float(r["obs_stamp"]) for r in sent],
+        "stamp_to_start_s": [float(r["start_stamp"]) - float(r["obs_stamp"]) for r in sent
+                             if r.get("start_stamp") is not None],
+    }

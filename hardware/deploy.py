@@ -132,6 +132,7 @@ class DeployResult:
     backend: str
     checkpoint: str
     score: float | None = None
+    max_score: float | None = None  # the highest task score the simulator saw during the run (sim backend)
     log_path: str | None = None
 
     @property
@@ -183,5 +184,6 @@ def deploy(cfg: Mapping[str, Any]) -> DeployResult:
         with _connected(driver, dry_run):
             result = loop.run()
             score = driver.score() if isinstance(driver, SimArmDriver) else None
+            max_score = driver.max_score if isinstance(driver, SimArmDriver) else None
     return DeployResult(loop=result, robot=robot.name, backend=backend, checkpoint=str(cfg["checkpoint"]), score=score,
-                        log_path=None if log_path is None else str(log_path))
+                        max_score=max_score, log_path=None if log_path is None else str(log_path))

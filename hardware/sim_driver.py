@@ -79,6 +79,7 @@ class SimArmDriver(ArmDriver):
         self._closed = False
         self._t0 = 0.0  # clock time of physics step 0
         self._steps = 0  # physics steps taken since connect
+        self.max_score = 0.0  # the highest score() read since connect (task_success reads it too)
         self.follower: TrajectoryFollower | None = None
 
     # ----------------------------------------------------------------------------------------- set-up
@@ -123,6 +124,8 @@ class SimArmDriver(ArmDriver):
         self.estopped = False
         self.commands.clear()
         self._connected = True
+        self.max_score = 0.0
+        self.score()
 
     def read_state(self) -> ArmState:
         self._advance()
@@ -206,8 +209,11 @@ class SimArmDriver(ArmDriver):
         return sum(c.ignored for c in self.commands)
 
     def score(self) -> float:
-        """The Push-T score now: coverage of the goal T by the block, 0..1."""
-        return float(coverage(self.env.block_pose, self.env.goal_pose))
+        """The Push-T score now: coverage of the goal T by the block, 0..1 (also kept in ``max_score``, the highest
+        read since connect: sampled whenever the score or task success is read, e.g. once per control tick)."""
+        score = float(coverage(self.env.block_pose, self.env.goal_pose))
+        self.max_score = max(self.max_score, score)
+        return score
 
     def desired_positions(self) -> np.ndarray:
         """(J,) the simulated controller's current position targets (what the actuators are driven to)."""

@@ -189,7 +189,8 @@ class TopicSimArmNode(ABC):
 
     def report(self) -> dict[str, Any]:
         """What the node did, as plain JSON-able values: the commands it received (kind, time, points or values,
-        whether ignored), the rejected ones, the final joint positions and the task score."""
+        whether ignored), the rejected ones, the final joint positions, the task score now and the highest score
+        any published state had (``max_score``)."""
         commands = []
         for command in self.arm.commands:
             entry: dict[str, Any] = {"kind": command.kind, "time": command.time, "ignored": command.ignored}
@@ -204,6 +205,7 @@ class TopicSimArmNode(ABC):
             "states_published": self.states_published, "commands": commands, "rejected": list(self.rejected),
             "final_positions": self.arm.read_state().positions.tolist() if self._is_open() else None,
             "score": self.arm.score(), "success": bool(self.arm.task_success()),
+            "max_score": self.arm.max_score,  # the highest score over the published states (and this report)
         }
 
 

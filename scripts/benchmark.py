@@ -9,6 +9,7 @@
     python scripts/benchmark.py suite=streaming    # Streaming DP vs Diffusion Policy
     python scripts/benchmark.py suite=ebt          # EBT-Policy vs Diffusion Policy, energy as uncertainty
     python scripts/benchmark.py suite=carp         # CARP vs Diffusion Policy, tokenizer quality
+    python scripts/benchmark.py suite=deploy deploy_checkpoint=<dir>  # closed loop: in-process sim, DDS, ROS 1
 
 Config: conf/benchmark.yaml and the presets in conf/benchmark/. The comparison tables resume: finished cells
 are kept under the preset's runs_dir and never redone. Single-topic suites write docs/benchmarks/<suite>.{json,md}.
@@ -48,6 +49,10 @@ def legacy_argv(argv: list[str]) -> list[str]:
 def main(cfg: DictConfig) -> None:
     from robopolicy.evaluation.benchmarks import SUITES, machine, write_matrix_report
 
+    if cfg.suite == "deploy":  # lives in hardware/ (robopolicy never imports it): imported only for this suite
+        from hardware.benchmark import deploy_suite, deploy_table
+
+        SUITES = {**SUITES, "deploy": (deploy_suite, deploy_table)}
     if cfg.suite not in SUITES:
         sys.exit(f"error: suite={cfg.suite} is not one of {', '.join(sorted(SUITES))}")
     args = SimpleNamespace(**OmegaConf.to_container(cfg, resolve=True))
