@@ -9,13 +9,13 @@ and scripts/deploy.py, and prints its measurements as JSON for the tests below t
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hardware.benchmark import unshare_problem
 from hardware.dds.network import DdsNetworkError, loopback_config, resolve_network
 from tests.hardware.stubs import META, SPEC, pusht_robot
 from tests.hardware.topic_backend_checks import (
@@ -35,20 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = Path(__file__).with_name("dds_scenario.py")
 
 
-def _unshare_problem() -> str | None:
-    """Why `unshare -n` with loopback up cannot run here (None when it can)."""
-    try:
-        proc = subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up"], capture_output=True, text=True,
-                              timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"`unshare -n` cannot run here ({exc})"
-    if proc.returncode != 0:
-        return f"`unshare -n sh -c 'ip link set lo up'` is not permitted here: {proc.stderr.strip()}"
-    return None
-
-
 HAVE_CYCLONEDDS = importlib.util.find_spec("cyclonedds") is not None
-UNSHARE_PROBLEM = _unshare_problem()
+UNSHARE_PROBLEM = unshare_problem()
 needs_cyclonedds = pytest.mark.skipif(not HAVE_CYCLONEDDS,
                                       reason="cyclonedds is not installed (pip install cyclonedds==11.0.1)")
 needs_namespace = pytest.mark.skipif(not HAVE_CYCLONEDDS or UNSHARE_PROBLEM is not None,
