@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import mujoco
 import numpy as np
 from gymnasium import spaces
@@ -20,12 +19,11 @@ from robopolicy.envs.obstacle.model import (
     OBSTACLE_CENTER,
     START,
     START_RANGE,
-    TIMESTEP,
     WORKSPACE_HALF,
     obstacle_xml,
 )
+from robopolicy.envs.overhead import OverheadCameraEnv
 
-CONTROL_HZ = 10
 ACTION_LIMIT = WORKSPACE_HALF - AGENT_RADIUS
 START_DISTANCE = float(np.linalg.norm(np.subtract(GOAL_CENTER, START)))  # the score's unit of progress
 
@@ -45,7 +43,7 @@ def task_score(agent_pos: np.ndarray, collided: bool) -> tuple[float, bool]:
     return float(np.clip(1.0 - distance / START_DISTANCE, 0.0, 1.0)), False
 
 
-class AroundObstacleEnv(gym.Env):
+class AroundObstacleEnv(OverheadCameraEnv):
     """Gymnasium env. Action: the agent's target position (x, y) in metres, clipped to the workspace.
 
     Observation dict: ``agent_pos`` (2,); with ``image_obs=True`` also ``overhead_image`` (H, W, 3) uint8.
@@ -55,8 +53,6 @@ class AroundObstacleEnv(gym.Env):
     obstacle, and truncates after ``max_steps`` control steps (10 Hz).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ}
-
     def __init__(
         self,
         image_obs: bool = False,
@@ -65,24 +61,16 @@ class AroundObstacleEnv(gym.Env):
         max_steps: int = 120,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        self.image_obs = image_obs
-        self.image_size = image_size
-        self.render_size = render_size
-        self.max_steps = max_steps
-        self.render_mode = render_mode
-        self.model = mujoco.MjModel.from_xml_string(obstacle_xml())
-        self.data = mujoco.MjData(self.model)
-        self.substeps = round(1.0 / (CONTROL_HZ * TIMESTEP))
-        self._renderers: dict[int, mujoco.Renderer] = {}
+        super().__init__(obstacle_xml(), image_obs=image_obs, image_size=image_size, render_size=render_size,
+                         max_steps=max_steps, render_mode=render_mode)
 
         self.action_space = spaces.Box(-ACTION_LIMIT, ACTION_LIMIT, shape=(2,), dtype=np.float64)
         obs_spaces: dict[str, spaces.Space] = {
             "agent_pos": spaces.Box(-WORKSPACE_HALF, WORKSPACE_HALF, shape=(2,), dtype=np.float64),
         }
         if image_obs:
-            obs_spaces["overhead_image"] = spaces.Box(0, 255, shape=(image_size, image_size, 3), dtype=np.uint8)
+            obs_spaces["overhead_image"] = self.image_space()
         self.observation_space = spaces.Dict(obs_spaces)
-        self._steps = 0
         self._collided = False
         self._side = 0
 
@@ -151,20 +139,3 @@ class AroundObstacleEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         score, success = task_score(self.agent_pos, self._collided)
         return {"score": score, "success": success, "collided": self._collided, "side": self._side}
-
-    # ------------------------------------------------------------------------------------- rendering
-    def render(self) -> np.ndarray:
-        """Overhead RGB frame (render_size, render_size, 3) uint8 for videos."""
-        return self._render(self.render_size)
-
-    def _render(self, size: int) -> np.ndarray:
-        renderer = self._renderers.get(size)
-        if renderer is None:
-            renderer = self._renderers[size] = mujoco.Renderer(self.model, size, size)
-        renderer.update_scene(self.data, camera="overhead")
-        return renderer.render()
-
-    def close(self) -> None:
-        for renderer in self._renderers.values():
-            renderer.close()
-        self._renderers.clear()

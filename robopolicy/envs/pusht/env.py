@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import mujoco
 import numpy as np
 from gymnasium import spaces
 from shapely.geometry import Point
 
+from robopolicy.envs.overhead import OverheadCameraEnv
 from robopolicy.envs.pusht.geometry import T_RADIUS, coverage, t_polygon
-from robopolicy.envs.pusht.model import PUSHER_RADIUS, TABLE_HALF, TIMESTEP, pusht_xml
+from robopolicy.envs.pusht.model import PUSHER_RADIUS, TABLE_HALF, pusht_xml
 
 GOAL_POSE = (0.0, 0.0, np.pi / 4)
-CONTROL_HZ = 10
 SUCCESS_COVERAGE = 0.95
 # The block's centre starts within +-BLOCK_RANGE so the whole T is on the table with at least a
 # pusher's width between it and every wall, whatever its orientation.
@@ -22,7 +21,7 @@ BLOCK_RANGE = TABLE_HALF - T_RADIUS - 2 * PUSHER_RADIUS - 0.008
 ACTION_LIMIT = TABLE_HALF - PUSHER_RADIUS
 
 
-class PushTEnv(gym.Env):
+class PushTEnv(OverheadCameraEnv):
     """Gymnasium env. Action: pusher target position (x, y) in metres, clipped to the table.
 
     Observation dict: ``agent_pos`` (2,) pusher position; ``object`` (4,) block pose as
@@ -30,8 +29,6 @@ class PushTEnv(gym.Env):
     info: ``score`` (coverage of the goal T, 0..1), ``success`` (score >= 0.95), ``block_pose`` (x, y, theta).
     The episode terminates on success and truncates after ``max_steps`` control steps (10 Hz).
     """
-
-    metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ}
 
     def __init__(
         self,
@@ -41,17 +38,10 @@ class PushTEnv(gym.Env):
         max_steps: int = 300,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        self.image_obs = image_obs
-        self.image_size = image_size
-        self.render_size = render_size
-        self.max_steps = max_steps
-        self.render_mode = render_mode
+        super().__init__(pusht_xml(GOAL_POSE), image_obs=image_obs, image_size=image_size, render_size=render_size,
+                         max_steps=max_steps, render_mode=render_mode)
         self.goal_pose = np.array(GOAL_POSE)
-        self.model = mujoco.MjModel.from_xml_string(pusht_xml(GOAL_POSE))
-        self.data = mujoco.MjData(self.model)
-        self.substeps = round(1.0 / (CONTROL_HZ * TIMESTEP))
         self._qadr = {n: self.model.joint(n).qposadr[0] for n in ("pusher_x", "pusher_y", "block_x", "block_y", "block_theta")}
-        self._renderers: dict[int, mujoco.Renderer] = {}
 
         self.action_space = spaces.Box(-ACTION_LIMIT, ACTION_LIMIT, shape=(2,), dtype=np.float64)
         obs_spaces: dict[str, spaces.Space] = {
@@ -59,9 +49,8 @@ class PushTEnv(gym.Env):
             "object": spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float64),
         }
         if image_obs:
-            obs_spaces["overhead_image"] = spaces.Box(0, 255, shape=(image_size, image_size, 3), dtype=np.uint8)
+            obs_spaces["overhead_image"] = self.image_space()
         self.observation_space = spaces.Dict(obs_spaces)
-        self._steps = 0
 
     # ----------------------------------------------------------------------------------------- state
     @property
@@ -140,20 +129,3 @@ class PushTEnv(gym.Env):
         pose = self.block_pose
         score = coverage(pose, self.goal_pose)
         return {"score": score, "success": score >= SUCCESS_COVERAGE, "block_pose": pose}
-
-    # ------------------------------------------------------------------------------------- rendering
-    def render(self) -> np.ndarray:
-        """Overhead RGB frame (render_size, render_size, 3) uint8 for videos."""
-        return self._render(self.render_size)
-
-    def _render(self, size: int) -> np.ndarray:
-        renderer = self._renderers.get(size)
-        if renderer is None:
-            renderer = self._renderers[size] = mujoco.Renderer(self.model, size, size)
-        renderer.update_scene(self.data, camera="overhead")
-        return renderer.render()
-
-    def close(self) -> None:
-        for renderer in self._renderers.values():
-            renderer.close()
-        self._renderers.clear()
