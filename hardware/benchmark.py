@@ -49,9 +49,10 @@ import yaml
 
 from hardware.command_log import command_timing, read_log
 from hardware.robot import ROBOT_CONF_DIR
+from robopolicy.envs.factory import EVAL_SEED_START
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED_START = 1_000_000  # robopolicy.envs.EVAL_SEED_START: the evaluator's first seed, disjoint from demonstrations
+SEED_START = EVAL_SEED_START  # the evaluator's first seed, disjoint from the demonstrations'
 BACKENDS = ("sim", "dds", "ros1")
 MIDDLEWARE = ("dds", "ros1")
 TOLERANCE = 0.1  # the issue's target: success rate within 0.1 of the direct evaluation
