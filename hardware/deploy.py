@@ -62,17 +62,35 @@ def _ros1(robot: RobotConfig, clock: Clock, options: Mapping[str, Any]) -> ArmDr
                          state_timeout_s=float(options.get("state_timeout_s", 5.0)), clock=clock)
 
 
+ROS2_OPTIONS = ("domain_id", "node_name", "state_timeout_s")
+
+
+def _ros2(robot: RobotConfig, clock: Clock, options: Mapping[str, Any]) -> ArmDriver:
+    """ROS 2 topics through rclpy (hardware/ros2/driver.py); options are conf/deploy.yaml's `ros2` section. rclpy is
+    imported only here, so the other backends work without a ROS 2 install."""
+    unknown = sorted(set(options) - set(ROS2_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown ros2 option(s) {unknown}; the ros2 section takes {', '.join(ROS2_OPTIONS)}")
+    from hardware.ros2 import import_ros2
+
+    import_ros2()  # ImportError saying how to install robopolicy into a ROS 2 environment
+    from hardware.ros2.driver import Ros2ArmDriver
+
+    domain_id = options.get("domain_id")
+    return Ros2ArmDriver(robot, domain_id=None if domain_id is None else int(domain_id),
+                         node_name=str(options.get("node_name") or "robopolicy_arm_driver"),
+                         state_timeout_s=float(options.get("state_timeout_s", 5.0)), clock=clock)
+
+
 # Backend name -> driver factory(robot, clock, backend options: the config section named like the backend).
-# ROS 2 through rclpy comes later.
 BACKENDS: dict[str, Callable[[RobotConfig, Clock, Mapping[str, Any]], ArmDriver]] = {
-    "sim": _sim, "dds": _dds, "ros1": _ros1}
+    "sim": _sim, "dds": _dds, "ros1": _ros1, "ros2": _ros2}
 
 
 def check_backend(backend: str) -> None:
     """Raise ValueError with the list of valid backends unless ``backend`` is one."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)} "
-                         "(the rclpy ROS 2 backend does not exist yet: docs/hardware.md)")
+        raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)} (docs/hardware.md)")
 
 
 def make_driver(backend: str, robot: RobotConfig, clock: Clock, options: Mapping[str, Any] | None = None) -> ArmDriver:

@@ -8,7 +8,6 @@ called, not whenever the garbage collector gets to them.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -24,6 +23,7 @@ from cyclonedds.util import duration
 
 from hardware.dds.convert import from_idl, idl_type, to_idl
 from hardware.messages import Message
+from hardware.ros2.names import ros2_topic_name
 
 M = TypeVar("M", bound=Message)
 
@@ -43,16 +43,10 @@ def latest(keep: int = 1) -> Qos:
                                         Policy.History.KeepLast(keep))
 
 
-_ROS_NAME = re.compile(r"^/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
-
-
 def dds_topic_name(ros_topic: str) -> str:
     """The DDS topic of a ROS 2 topic, as rmw_cyclonedds names it: "rt" + the fully qualified name
     ("/joint_states" -> "rt/joint_states"; a relative name is taken as in the root namespace)."""
-    if not _ROS_NAME.match(ros_topic):
-        raise ValueError(f"{ros_topic!r} is not a valid ROS 2 topic name: use /-separated tokens of letters, digits "
-                         "and underscores, each not starting with a digit (e.g. /joint_states)")
-    return "rt" + (ros_topic if ros_topic.startswith("/") else "/" + ros_topic)
+    return "rt" + ros2_topic_name(ros_topic)
 
 
 @dataclass

@@ -77,8 +77,8 @@ def test_a_clean_in_process_run_reports_the_score(checkpoint):
 
 
 def test_unknown_backends_fail_with_the_list_of_valid_ones(checkpoint):
-    with pytest.raises(ValueError, match=r"unknown backend 'ros2'; valid backends: sim, dds"):
-        deploy(job(checkpoint, backend="ros2"))
+    with pytest.raises(ValueError, match=r"unknown backend 'ros3'; valid backends: sim, dds, ros1, ros2"):
+        deploy(job(checkpoint, backend="ros3"))
 
 
 def test_the_sim_backend_refuses_a_robot_it_cannot_simulate(checkpoint):
