@@ -185,8 +185,7 @@ def matrix_table(results: Mapping[str, Any]) -> str:
     for task in dict.fromkeys(r["task"] for r in results["rows"]):
         cells = [c for c in results["cells"] if c["task"] == task]
         lines.append(f"### {task}")
-        for header in dict.fromkeys(_header(c["machine"]) for c in cells):
-            lines.append(header)
+        lines += _headers([c["machine"] for c in cells])
         lines += ["", "| family | success | score | latency ms (median / p95) | nfe | parameters | train min | steps | seeds |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for r in (r for r in results["rows"] if r["task"] == task):
@@ -201,9 +200,17 @@ def matrix_table(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _header(m: Mapping[str, Any]) -> str:
-    return (f"`{m['command']}` — commit {m['commit']}, {m['date']}, {m['cpu']} ({m['cores']} cores, "
-            f"torch threads {m['torch_threads']}, GPU: {m['gpu'] or 'none'})  ")
+def _headers(machines: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per distinct command that produced cells: the command, its commits, dates and machine."""
+    lines = []
+    for command in dict.fromkeys(m["command"] for m in machines):
+        runs = [m for m in machines if m["command"] == command]
+        commits = ", ".join(dict.fromkeys(m["commit"] for m in runs))
+        dates = sorted(m["date"] for m in runs)
+        when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+        machine = ", ".join(dict.fromkeys(f"{m['cpu']} ({m['cores']} cores, GPU: {m['gpu'] or 'none'})" for m in runs))
+        lines.append(f"`{command}` — {len(runs)} cell(s), commit {commits}, {when}, {machine}  ")
+    return lines
 
 
 def write_matrix_report(results: Mapping[str, Any], header: Mapping[str, Any], report: Path) -> str:
