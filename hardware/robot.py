@@ -24,6 +24,12 @@ middleware, on which topics those other sources and the task's success arrive). 
     success_topic: /task_success              # optional: std_msgs/Bool task success (the simulator publishes one)
     estop_topic: /estop                       # optional: std_msgs/Bool e-stop; True presses it (topic backends)
     position_limits: reject   # optional: reject (default) | clamp, what a target outside a joint's [lower, upper] does
+    kinematics:               # optional: the arm's standard DH chain, one row per joint in `joints` order (revolute)
+      dh: [{a: 0.0, d: 0.1625, alpha: 1.570796, theta_offset: 0.0}, ...]   # metres, radians; theta_offset optional
+      base: [0, 0, 0]         # optional: where DH frame 0 sits in the workspace frame (m)
+      tool: [0, 0, 0.15]      # optional: the tool point in the flange frame (m)
+    cartesian_workspace: {x: [-0.8, -0.3], y: [-0.4, 0.4], z: [0.05, 0.6]}  # optional, needs kinematics: the tool
+                              # point's box (m, base frame); an axis left out is unbounded
 
 Every mistake is reported with the file, the field and what to write instead (RobotConfigError).
 Units are the joints' own: radians for revolute joints, metres for prismatic ones, per second (squared).
@@ -46,12 +52,16 @@ OBSERVATION_FIELDS = ("position", "velocity")
 ROBOT_CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "robot"
 
 _TOP_KEYS = ("name", "control_rate_hz", "joints", "controller", "state_topic", "cameras", "observations", "action",
-             "workspace", "max_step", "watchdog", "extra_topics", "success_topic", "estop_topic", "position_limits")
+             "workspace", "max_step", "watchdog", "extra_topics", "success_topic", "estop_topic", "position_limits",
+             "kinematics", "cartesian_workspace")
 _OPTIONAL_TOP_KEYS = {"cameras": {}, "workspace": {}, "extra_topics": {}, "success_topic": None, "estop_topic": None,
-                      "position_limits": "reject"}
+                      "position_limits": "reject", "kinematics": None, "cartesian_workspace": None}
 _JOINT_KEYS = ("name", "lower", "upper", "velocity", "acceleration")
 _CONTROLLER_KEYS = ("type", "topic", "latency_s", "command_timeout_s")
 _WATCHDOG_KEYS = ("max_state_age_s", "max_inference_s")
+_KINEMATICS_KEYS = ("dh", "base", "tool")
+_DH_KEYS = ("a", "d", "alpha", "theta_offset")
+CARTESIAN_AXES = ("x", "y", "z")
 
 
 class RobotConfigError(ValueError):
@@ -107,6 +117,21 @@ class WatchdogConfig:
 
 
 @dataclass(frozen=True)
+class KinematicsConfig:
+    """The arm's serial chain in standard (distal) Denavit-Hartenberg form, one entry per joint in the config's joint
+    order, all joints revolute: T_i = Rot_z(q_i + theta_offset_i) Trans_z(d_i) Trans_x(a_i) Rot_x(alpha_i) (metres,
+    radians). base: where DH frame 0 sits in the frame the Cartesian workspace is written in (xyz, a translation);
+    tool: the checked tool point in the flange frame (xyz). hardware/kinematics.py computes it."""
+
+    a: tuple[float, ...]
+    d: tuple[float, ...]
+    alpha: tuple[float, ...]
+    theta_offset: tuple[float, ...]
+    base: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    tool: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
 class RobotConfig:
     """A validated arm description; build it with ``RobotConfig.from_dict`` or ``load_robot``."""
 
@@ -132,6 +157,11 @@ class RobotConfig:
     # what ChunkSafety does with a target outside a joint's [lower, upper]: "reject" (a SafetyFault, the default) or
     # "clamp" (move it onto the limit and count an intervention; every other check still faults). docs/hardware.md
     position_limits: str = "reject"
+    # the arm's forward kinematics (standard DH), or None; needed by cartesian_workspace
+    kinematics: KinematicsConfig | None = None
+    # {axis ("x", "y", "z"): (lower, upper)} metres in the base frame: the box the tool point must stay in (ChunkSafety's
+    # "cartesian_workspace" check); {} = none. An axis left out is unbounded.
+    cartesian_workspace: dict[str, tuple[float, float]] = field(default_factory=dict)
     source: str = field(default="<dict>", compare=False)
 
     # ------------------------------------------------------------------------------------------ derived
@@ -166,6 +196,15 @@ class RobotConfig:
         upper = np.full(self.num_joints, np.inf)
         for name, (lo, hi) in self.workspace.items():
             i = self.joint_index(name)
+            lower[i], upper[i] = lo, hi
+        return lower, upper
+
+    def cartesian_workspace_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lower (3,), upper (3,)) tool-point bounds in x, y, z; -inf/+inf on an axis without one."""
+        lower = np.full(3, -np.inf)
+        upper = np.full(3, np.inf)
+        for axis, (lo, hi) in self.cartesian_workspace.items():
+            i = CARTESIAN_AXES.index(axis)
             lower[i], upper[i] = lo, hi
         return lower, upper
 
@@ -262,6 +301,7 @@ class _Parser:
             raise self.fail("action", f"commands {list(action)} but the arm has joints {names} "
                             f"(missing: {[n for n in names if n not in action]})",
                             "map one action dimension to every joint (the policy commands the whole arm)")
+        kinematics = self.kinematics(data["kinematics"], names)
         return RobotConfig(
             name=self.text(data["name"], "name"),
             control_rate_hz=self.number(data["control_rate_hz"], "control_rate_hz", positive=True),
@@ -278,6 +318,8 @@ class _Parser:
             success_topic=None if data["success_topic"] is None else self.text(data["success_topic"], "success_topic"),
             estop_topic=None if data["estop_topic"] is None else self.text(data["estop_topic"], "estop_topic"),
             position_limits=self.position_limits(data["position_limits"]),
+            kinematics=kinematics,
+            cartesian_workspace=self.cartesian_workspace(data["cartesian_workspace"], kinematics),
             source=self.source,
         )
 
@@ -383,6 +425,57 @@ class _Parser:
             if lo >= hi:
                 raise self.fail(where, f"lower {lo} is not below upper {hi}", "write [lower, upper] with lower < upper")
             bounds[name] = (lo, hi)
+        return bounds
+
+    def vector3(self, value: Any, where: str) -> tuple[float, float, float]:
+        if not isinstance(value, (list, tuple)) or len(value) != 3:
+            raise self.fail(where, f"expected [x, y, z], got {value!r}", "write three numbers in metres")
+        return tuple(self.number(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+    def kinematics(self, value: Any, joints: list[str]) -> KinematicsConfig | None:
+        if value is None:
+            return None
+        value = self.mapping(value, "kinematics", _KINEMATICS_KEYS, optional=("base", "tool"))
+        rows = value["dh"]
+        if not isinstance(rows, (list, tuple)) or len(rows) != len(joints):
+            count = f"{len(rows)} rows" if isinstance(rows, (list, tuple)) else repr(rows)
+            raise self.fail("kinematics.dh", f"expected one row per joint ({len(joints)}: {joints}), got {count}",
+                            "write one {a, d, alpha, theta_offset} row per joint, in the order of `joints` "
+                            "(standard DH, metres and radians)")
+        columns: dict[str, list[float]] = {k: [] for k in _DH_KEYS}
+        for i, (row, name) in enumerate(zip(rows, joints)):
+            where = f"kinematics.dh[{i}] ({name})"
+            row = self.mapping(row, where, _DH_KEYS, optional=("theta_offset",))
+            for key in _DH_KEYS:
+                columns[key].append(self.number(row.get(key, 0.0), f"{where}.{key}"))
+        return KinematicsConfig(
+            a=tuple(columns["a"]), d=tuple(columns["d"]), alpha=tuple(columns["alpha"]),
+            theta_offset=tuple(columns["theta_offset"]),
+            base=self.vector3(value.get("base", (0.0, 0.0, 0.0)), "kinematics.base"),
+            tool=self.vector3(value.get("tool", (0.0, 0.0, 0.0)), "kinematics.tool"),
+        )
+
+    def cartesian_workspace(self, value: Any, kinematics: KinematicsConfig | None) -> dict[str, tuple[float, float]]:
+        if value is None:
+            return {}
+        if kinematics is None:
+            raise self.fail("cartesian_workspace", "given without `kinematics`",
+                            "add a `kinematics: {dh: [...]}` section (the arm's DH table) so the tool point can be "
+                            "computed, or remove cartesian_workspace")
+        if not isinstance(value, Mapping) or not value:
+            raise self.fail("cartesian_workspace", f"expected a non-empty mapping, got {value!r}",
+                            "write {x: [lower, upper], y: [lower, upper], z: [lower, upper]} in metres")
+        bounds = {}
+        for axis, pair in value.items():
+            where = f"cartesian_workspace.{axis}"
+            if axis not in CARTESIAN_AXES:
+                raise self.fail(where, "not an axis", f"use {', '.join(CARTESIAN_AXES)}")
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise self.fail(where, f"expected [lower, upper], got {pair!r}", "write two numbers in metres, lower first")
+            lo, hi = self.number(pair[0], f"{where}[0]"), self.number(pair[1], f"{where}[1]")
+            if lo >= hi:
+                raise self.fail(where, f"lower {lo} is not below upper {hi}", "write [lower, upper] with lower < upper")
+            bounds[axis] = (lo, hi)
         return bounds
 
     def max_step(self, value: Any, joints: list[str]) -> dict[str, float]:

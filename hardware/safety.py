@@ -17,22 +17,30 @@ import math
 
 import numpy as np
 
-from hardware.robot import RobotConfig
+from hardware.kinematics import SerialChain
+from hardware.robot import CARTESIAN_AXES, RobotConfig
+
+# The Cartesian check also looks between chunk points: the arm moves in a straight line in joint space, which is not
+# one in Cartesian space, so each step is sampled at k / CARTESIAN_PATH_SAMPLES, k = 1 .. CARTESIAN_PATH_SAMPLES - 1.
+CARTESIAN_PATH_SAMPLES = 4
 
 
 class SafetyFault(Exception):
     """A command or a timing broke a safety rule.
 
-    check: which rule ("shape", "non_finite", "position", "workspace", "max_step", "velocity", "acceleration",
-    "stale_state", "clock", "slow_inference", or the control loop's "late": every point of a chunk already past);
+    check: which rule ("shape", "non_finite", "position", "workspace", "cartesian_workspace", "max_step", "velocity",
+    "acceleration", "stale_state", "clock", "slow_inference", or the control loop's "late": every point of a chunk
+    already past);
     reason: the full explanation (also the exception's message);
-    joint / step / value / limit where the rule is per joint and step.
+    joint / step / value / limit where the rule is per joint and step; for "cartesian_workspace" axis ("x", "y",
+    "z") / step / value / limit instead of joint (value: the tool point's coordinate, limit: the bound it crossed).
     """
 
     def __init__(self, check: str, reason: str, *, joint: str | None = None, step: int | None = None,
-                 value: float | None = None, limit: float | None = None) -> None:
+                 value: float | None = None, limit: float | None = None, axis: str | None = None) -> None:
         super().__init__(reason)
         self.check = check
+        self.axis = axis
         self.reason = reason
         self.joint = joint
         self.step = step
@@ -51,6 +59,8 @@ class ChunkSafety:
         self.max_acceleration = robot.joint_array("acceleration")
         self.max_step = robot.max_step_array()
         self.workspace_lower, self.workspace_upper = robot.workspace_arrays()
+        self.chain = SerialChain.from_config(robot.kinematics) if robot.cartesian_workspace else None
+        self.cartesian_lower, self.cartesian_upper = robot.cartesian_workspace_arrays()
         self.clamp = robot.position_limits == "clamp"
         self.last_clamped = 0  # joint values the last check moved onto a position limit (clamp mode only)
 
@@ -69,7 +79,12 @@ class ChunkSafety:
         checked for finite values, position limits and workspace bounds; motion is checked along the path the arm
         will take: from the current state to row ``dropped`` in ``first_step_s`` seconds (default dt), then row to
         row every dt. Steps are named by the chunk row they end at.
-        In order: shape, finite values, position limits, workspace bounds, max step per tick, velocity, acceleration.
+        With a ``cartesian_workspace``, the tool point (forward kinematics) must be inside its box at every row and
+        at CARTESIAN_PATH_SAMPLES - 1 points inside every step of that path (the joint-space straight line); the
+        first step's inside points only when the current tool point is itself inside the box, so an arm that has
+        drifted just outside may be brought back in.
+        In order: shape, finite values, position limits, workspace bounds, Cartesian workspace, max step per tick,
+        velocity, acceleration.
         """
         first_step_s = dt if first_step_s is None else first_step_s
         for name, value in (("dt", dt), ("first_step_s", first_step_s)):
@@ -95,6 +110,8 @@ class ChunkSafety:
         else:
             self._outside(chunk, self.lower, self.upper, "position", "joint position limits")
         self._outside(chunk, self.workspace_lower, self.workspace_upper, "workspace", "workspace bounds")
+        if self.chain is not None:
+            self._cartesian(chunk, current, dropped)
 
         path = chunk[dropped:]
         steps = np.diff(np.vstack([current, path]), axis=0)  # (T', J), step r ends at chunk row dropped + r
@@ -137,6 +154,47 @@ class ChunkSafety:
             raise SafetyFault(check, f"{what}: joint '{self.joint_names[j]}' at step {i} is {value:.4g}, outside "
                               f"[{lower[j]:.4g}, {upper[j]:.4g}]", joint=self.joint_names[j], step=i, value=value,
                               limit=limit)
+
+    def _cartesian(self, chunk: np.ndarray, current: np.ndarray, dropped: int) -> None:
+        """Fault on the first step whose tool point leaves the Cartesian box: at a row, or inside a step of the path.
+
+        One forward-kinematics call over the rows, the current state and the path's in-between samples."""
+        samples = CARTESIAN_PATH_SAMPLES
+        path = chunk[dropped:]
+        starts = np.vstack([current, path[:-1]])  # (T', J): where each step of the path starts
+        fractions = np.arange(1, samples)[:, None, None] / samples  # (S-1, 1, 1)
+        between = starts + fractions * (path - starts)  # (S-1, T', J): sample k of step r
+        points = self.chain.tool_points(np.vstack([chunk, current[None], between.reshape(-1, chunk.shape[1])]))
+        num_rows = len(chunk)
+        row_points, current_point = points[:num_rows], points[num_rows]
+        between_points = points[num_rows + 1:].reshape(samples - 1, len(path), 3)
+        lower, upper = self.cartesian_lower, self.cartesian_upper
+        outside_row = np.any((row_points < lower) | (row_points > upper), axis=1)  # (T,)
+        outside_between = np.any((between_points < lower) | (between_points > upper), axis=2)  # (S-1, T')
+        if np.any((current_point < lower) | (current_point > upper)):
+            outside_between[:, 0] = False  # already outside: the way back in is not checked between points
+        # step i: row i, and for a path step the samples before it (the step ends at row i)
+        bad = outside_row.copy()
+        bad[dropped:] |= outside_between.any(axis=0)
+        if not bad.any():
+            return
+        step = int(np.argmax(bad))
+        if step >= dropped and np.any(outside_between[:, step - dropped]):  # the earliest point of that step
+            k = int(np.argmax(outside_between[:, step - dropped]))
+            point = between_points[k, step - dropped]
+            origin = "the current state" if step == dropped else f"step {step - 1}"
+            where = f"{k + 1}/{samples} of the way from {origin} to step {step}"
+        else:
+            point = row_points[step]
+            where = f"step {step}"
+        a = int(np.argmax((point < lower) | (point > upper)))
+        value = float(point[a])
+        limit = float(lower[a] if value < lower[a] else upper[a])
+        axis = CARTESIAN_AXES[a]
+        xyz = ", ".join(f"{v:.4g}" for v in point)
+        raise SafetyFault("cartesian_workspace", f"cartesian workspace: the tool point at {where} is at ({xyz}) m, "
+                          f"{axis} = {value:.4g} outside [{lower[a]:.4g}, {upper[a]:.4g}]", step=step, value=value,
+                          limit=limit, axis=axis)
 
     def _too_large(self, magnitudes: np.ndarray, limit: np.ndarray, check: str, does: str, allowed: str,
                    first_step: int, path_start: int) -> None:

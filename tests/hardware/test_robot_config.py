@@ -112,3 +112,55 @@ def test_position_limits_mode_defaults_to_reject_and_is_validated():
     with pytest.raises(RobotConfigError, match=r"position_limits: 'clip' is not a mode\. Fix: write `position_limits: "
                                                 r"reject`"):
         RobotConfig.from_dict({**data, "position_limits": "clip"})
+
+
+def test_ur5e_example_has_urs_dh_table_and_an_example_cartesian_box():
+    robot = load_robot("ur5e_ros2")
+    kin = robot.kinematics
+    np.testing.assert_allclose(kin.a, [0.0, -0.425, -0.3922, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(kin.d, [0.1625, 0.0, 0.0, 0.1333, 0.0997, 0.0996])
+    np.testing.assert_allclose(kin.alpha, np.array([1, 0, 0, 1, -1, 0]) * np.pi / 2, atol=1e-6)
+    assert kin.theta_offset == (0.0,) * 6 and kin.base == (0.0, 0.0, 0.0) and kin.tool == (0.0, 0.0, 0.0)
+    lower, upper = robot.cartesian_workspace_arrays()
+    assert np.all(lower < upper) and np.all(np.isfinite(lower))
+
+
+def test_kinematics_and_cartesian_workspace_are_optional_and_partial_boxes_are_unbounded_elsewhere():
+    robot = RobotConfig.from_dict(pusht_dict())
+    assert robot.kinematics is None and robot.cartesian_workspace == {}
+    data = {**pusht_dict(), "kinematics": {"dh": [{"a": 1.0, "d": 0.0, "alpha": 0.0, "theta_offset": 0.5},
+                                                  {"a": 1.0, "d": 0.0, "alpha": 0.0}], "tool": [0.1, 0, 0]},
+            "cartesian_workspace": {"z": [-1, 1]}}
+    robot = RobotConfig.from_dict(data)
+    assert robot.kinematics.theta_offset == (0.5, 0.0) and robot.kinematics.tool == (0.1, 0.0, 0.0)
+    lower, upper = robot.cartesian_workspace_arrays()
+    assert lower.tolist() == [-np.inf, -np.inf, -1.0] and upper.tolist() == [np.inf, np.inf, 1.0]
+
+
+_ROW = {"a": 1.0, "d": 0.0, "alpha": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("kinematics", "box", "expected"),
+    [
+        ({"dh": [_ROW]}, None,
+         r"kinematics.dh: expected one row per joint \(2: \['pusher_x', 'pusher_y'\]\), got 1 rows. Fix: write one "),
+        ({"dh": "DH"}, None, r"kinematics.dh: expected one row per joint .*got 'DH'"),
+        ({"dh": [_ROW, {"a": 1.0, "d": 0.0}]}, None, r"kinematics.dh\[1\] \(pusher_y\): missing \['alpha'\]"),
+        ({"dh": [_ROW, {**_ROW, "theta": 0.1}]}, None, r"kinematics.dh\[1\] \(pusher_y\): unknown key\(s\) \['theta'\]"),
+        ({"dh": [_ROW, {**_ROW, "alpha": "pi/2"}]}, None, r"kinematics.dh\[1\] \(pusher_y\).alpha: expected a number"),
+        ({"dh": [_ROW, _ROW], "tool": [0.0, 0.1]}, None, r"kinematics.tool: expected \[x, y, z\]"),
+        ({"dh": [_ROW, _ROW], "flange": [0, 0, 0]}, None, r"kinematics: unknown key\(s\) \['flange'\]"),
+        ({"base": [0, 0, 0]}, None, r"kinematics: missing \['dh'\]"),
+        (None, {"x": [0.0, 1.0]}, r"cartesian_workspace: given without `kinematics`. Fix: add a `kinematics"),
+        ({"dh": [_ROW, _ROW]}, {"x": [0.5, 0.5]}, r"cartesian_workspace.x: lower 0.5 is not below upper 0.5"),
+        ({"dh": [_ROW, _ROW]}, {"w": [0.0, 1.0]}, r"cartesian_workspace.w: not an axis. Fix: use x, y, z"),
+        ({"dh": [_ROW, _ROW]}, {"z": [0.0]}, r"cartesian_workspace.z: expected \[lower, upper\]"),
+        ({"dh": [_ROW, _ROW]}, {}, r"cartesian_workspace: expected a non-empty mapping"),
+    ],
+)
+def test_bad_kinematics_and_cartesian_workspace_name_the_field_and_the_fix(kinematics, box, expected):
+    data = {**pusht_dict(), "kinematics": kinematics, "cartesian_workspace": box}
+    with pytest.raises(RobotConfigError, match=expected) as info:
+        RobotConfig.from_dict(data, source="my_arm.yaml")
+    assert str(info.value).startswith("my_arm.yaml: ") and "Fix: " in str(info.value)

@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
+import yaml
 
+from hardware.clock import ManualClock
+from hardware.control_loop import ControlLoop
+from hardware.robot import ROBOT_CONF_DIR, RobotConfig
 from hardware.safety import ChunkSafety, EStop, SafetyFault, Watchdog
-from tests.hardware.stubs import pusht_robot
+from robopolicy.core import PolicyRunner
+from tests.hardware.stubs import RecordingDriver, WalkPolicy, pusht_robot
 
 DT = 0.1
 HERE = np.array([0.0, 0.0])
@@ -153,3 +158,114 @@ def test_clamp_mode_still_faults_on_every_other_rule_checked_on_the_clamped_chun
     # 0.9 clamps to 0.2375, still 0.2375 from the current state in one tick: the max step check sees the clamped value
     fault = trip(no_ws, np.array([[0.9, 0.0]]))
     assert fault.check == "max_step" and fault.value == pytest.approx(0.2375)
+
+
+# --- Cartesian workspace (forward kinematics) -------------------------------------------------------------------
+HOME = np.array([0.0, -np.pi / 2, np.pi / 2, -np.pi / 2, -np.pi / 2, 0.0])  # UR5e flange at (-0.4919, -0.1333, 0.4879)
+
+
+def ur5e(**cartesian) -> ChunkSafety:
+    """The shipped UR5e with its DH table and the Cartesian box replaced where given."""
+    data = yaml.safe_load((ROBOT_CONF_DIR / "ur5e_ros2.yaml").read_text())
+    data["cartesian_workspace"] = {**data["cartesian_workspace"], **cartesian}
+    return ChunkSafety(RobotConfig.from_dict(data))
+
+
+def pan(start: np.ndarray, step: float, n: int) -> np.ndarray:
+    """(n, 6) chunk turning shoulder_pan by ``step`` rad per tick from ``start`` (the tool point circles the z axis)."""
+    chunk = np.tile(start, (n, 1))
+    chunk[:, 0] += step * np.arange(1, n + 1)
+    return chunk
+
+
+def test_a_chunk_inside_the_cartesian_box_passes():
+    safety = ur5e()
+    chunk = pan(HOME, 0.03, 8)
+    np.testing.assert_array_equal(safety.check(chunk, HOME, DT, current_velocities=np.zeros(6)), chunk)
+
+
+def test_a_chunk_that_leaves_the_cartesian_box_faults_at_the_step_with_axis_value_and_bound():
+    # Panning by +q turns the flange (radius 0.5096 m about z, at -164.86 deg) towards y = -0.5096: y = -0.3 at
+    # q = 0.3683 rad. Rows at 0.05 rad per tick: row 6 (q 0.35, y -0.293) is in, row 7 (q 0.40, y -0.314) is out;
+    # the sample half-way between them (q 0.375, y -0.304) is the first point out.
+    safety = ur5e(y=[-0.3, 0.3])
+    fault = trip(safety, pan(HOME, 0.05, 8), current=HOME)
+    assert (fault.check, fault.step, fault.axis, fault.limit, fault.joint) == ("cartesian_workspace", 7, "y", -0.3, None)
+    assert fault.value == pytest.approx(-0.5096 * np.sin(np.deg2rad(164.86 - np.rad2deg(0.375))), abs=2e-4)
+    assert "the tool point at 2/4 of the way from step 6 to step 7 is at (" in fault.reason
+    assert "y = -0.3042 outside [-0.3, 0.3]" in fault.reason
+
+
+def test_a_row_outside_the_box_is_named_by_its_step():
+    safety = ur5e(z=[0.1, 0.45])  # the home pose's flange is at z 0.4879
+    chunk = np.tile(HOME, (3, 1))  # every row at home: row 0 is out
+    fault = trip(safety, chunk, current=HOME)
+    assert (fault.check, fault.step, fault.axis, fault.limit) == ("cartesian_workspace", 0, "z", 0.45)
+    assert fault.value == pytest.approx(0.4879, abs=1e-4) and "the tool point at step 0 is at" in fault.reason
+
+
+def test_the_path_between_points_is_checked_not_only_the_points():
+    # Two rows either side of x = -r (the pan angle where the flange points along -x): both rows lie inside an x
+    # bound just above -r, the arc between them does not.
+    chain = ur5e().chain
+    radius = float(np.hypot(*chain.tool_points(HOME)[:2]))
+    phi0 = float(np.arctan2(*chain.tool_points(HOME)[1::-1]))
+    centre = HOME.copy()
+    centre[0] = np.pi - phi0  # flange at angle pi: x = -radius
+    before, after = centre - [0.05, 0, 0, 0, 0, 0], centre + [0.05, 0, 0, 0, 0, 0]
+    safety = ur5e(x=[-radius + 1e-4, -0.25])
+    assert chain.tool_points(before)[0] > -radius + 1e-4 and chain.tool_points(after)[0] > -radius + 1e-4
+    fault = trip(safety, np.array([after]), current=before)
+    assert (fault.check, fault.step, fault.axis) == ("cartesian_workspace", 0, "x")
+    assert "2/4 of the way from the current state to step 0" in fault.reason
+    # an arm already outside the box may come back in: the first step's inside points are not checked then, its rows are
+    safety = ur5e(x=[-radius + 1e-4, -0.25], y=[-0.3, 0.3])
+    safety.max_step, safety.max_velocity, safety.max_acceleration = np.full(6, 1.0), np.full(6, 10.0), np.full(6, 1e3)
+    far = centre - [1.2, 0, 0, 0, 0, 0]  # flange at angle pi - 1.2: y = r sin 1.2 = 0.475, out
+    near = centre - [1.1, 0, 0, 0, 0, 0]  # y = 0.454, still out
+    into = centre - [0.5, 0, 0, 0, 0, 0]  # y = 0.244, in; the samples on the way from `far` are out
+    assert chain.tool_points(far)[1] > 0.3 and chain.tool_points(into)[1] < 0.3
+    safety.check(np.array([into, into]), far, DT)
+    fault = trip(safety, np.array([near, into]), current=far)  # near is out in x (-0.23 > -0.25) and y: x comes first
+    assert (fault.check, fault.step, fault.axis) == ("cartesian_workspace", 0, "x") and "at step 0 is" in fault.reason
+    # from inside, the same kind of path is checked between the points: from `into` out to `far` faults on the way
+    fault = trip(safety, np.array([into - [0.2, 0, 0, 0, 0, 0]]), current=into)
+    assert fault.step == 0 and "of the way from the current state to step 0" in fault.reason
+
+
+def test_cartesian_check_comes_after_joint_workspace_and_before_motion():
+    safety = ur5e(y=[-0.3, 0.3])
+    out_of_joint_ws = pan(HOME, 0.05, 8)
+    out_of_joint_ws[7, 1] = -0.1  # shoulder_lift workspace is [-3.0, -0.2]
+    assert trip(safety, out_of_joint_ws, current=HOME).check == "workspace"
+    too_fast = pan(HOME, 0.05, 8)
+    too_fast[:, 0] += 0.2  # a 0.25 rad first step would break max_step, but the box is checked first
+    assert trip(safety, too_fast, current=HOME).check == "cartesian_workspace"
+
+
+def test_dropped_rows_are_checked_for_the_cartesian_box_too():
+    safety = ur5e(z=[0.1, 0.6])
+    chunk = pan(HOME, 0.03, 4)
+    chunk[0, 1] = -0.8  # shoulder lifted towards vertical: the flange rises above 0.6
+    fault = trip(safety, chunk, current=chunk[1], dropped=2)
+    assert (fault.check, fault.step, fault.axis) == ("cartesian_workspace", 0, "z")
+
+
+def test_a_robot_without_a_cartesian_workspace_does_no_forward_kinematics():
+    assert ChunkSafety(pusht_robot()).chain is None
+    data = yaml.safe_load((ROBOT_CONF_DIR / "ur5e_ros2.yaml").read_text())
+    del data["cartesian_workspace"]
+    assert ChunkSafety(RobotConfig.from_dict(data)).chain is None
+
+
+def test_the_control_loop_holds_and_sends_nothing_when_a_chunk_leaves_the_cartesian_box():
+    # The pusher's two joints read as a planar 2-link arm with 1 m links: y = sin q1 + sin(q1 + q2) ~ 2 q1. Walking
+    # q1 by 0.02 per tick from 0, y crosses 0.1 at q1 = 0.0500: the sample 3/4 of the way from row 1 (0.04) to row 2.
+    robot = pusht_robot(kinematics={"dh": [{"a": 1.0, "d": 0.0, "alpha": 0.0}, {"a": 1.0, "d": 0.0, "alpha": 0.0}]},
+                        cartesian_workspace={"y": [-0.1, 0.1]})
+    clock = ManualClock()
+    driver = RecordingDriver(robot, clock)
+    result = ControlLoop(driver, PolicyRunner(WalkPolicy(step=(0.02, 0.0))), robot, clock=clock, max_ticks=10).run()
+    assert result.status == "fault" and result.fault_check == "cartesian_workspace"
+    assert "3/4 of the way from step 1 to step 2" in result.fault and "y = 0.1099 outside [-0.1, 0.1]" in result.fault
+    assert driver.calls.count("hold") == 1 and driver.calls[-1] == "hold" and driver.sent == []
