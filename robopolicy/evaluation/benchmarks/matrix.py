@@ -181,7 +181,9 @@ def matrix_suite(args: Any) -> dict[str, Any]:
 def matrix_table(results: Mapping[str, Any]) -> str:
     """Markdown: one table per task, each headed by the command(s) and machine(s) its cells were run with."""
     lines = [f"Preset `{results['preset']}`: mean ± std over training seeds; each seed evaluated on the same held-out "
-             "initial states. Latency is per predict_chunk call of the batched evaluation (median over seeds).", ""]
+             "initial states. Latency is per predict_chunk call of the batched evaluation (median over seeds), measured "
+             "under whatever else ran on the machine then; `suite=latency` times every family side by side in one "
+             "process ([benchmarks/latency.md](benchmarks/latency.md)).", ""]
     for task in dict.fromkeys(r["task"] for r in results["rows"]):
         cells = [c for c in results["cells"] if c["task"] == task]
         lines.append(f"### {task}")
