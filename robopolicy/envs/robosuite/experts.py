@@ -10,6 +10,7 @@ with the peg, and levels the hand while grasping. The experts are deterministic:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,7 @@ def wrap(angle: float, period: float) -> float:
     return float((angle + period / 2) % period - period / 2)
 
 
-class PhasedExpert:
+class PhasedExpert(ABC):
     """Runs the phases that ``plan`` returns, re-planning each step so that targets follow the moving object."""
 
     def __init__(self, env: Any, rng: np.random.Generator) -> None:
@@ -62,8 +63,9 @@ class PhasedExpert:
         self.phase = 0
         self.steps_in_phase = 0
 
+    @abstractmethod
     def plan(self) -> list[Phase]:
-        raise NotImplementedError
+        """This task's phases, from the current privileged state."""
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """(7,) OSC_POSE delta action for the current observation; advances to the next phase when this one is done."""
