@@ -9,8 +9,8 @@ One object per line. A command::
 ``kind`` is "trajectory" (``positions`` is a list of points, point k due at ``start_stamp + k * dt``) or "setpoint"
 (``positions`` is one point; ``start_stamp`` is null). ``wall`` is wall-clock time (time.time), ``clock`` the loop's
 clock. ``clamped``: joint values moved onto a position limit (robot ``position_limits: clamp``). A run that ends on a
-fault or an e-stop gets one last line of kind "fault" or "estop" with the fault record (check, reason, joint, step,
-value, limit). Each line is flushed when written, so a crash keeps everything before it.
+fault or an e-stop gets one last line of kind "fault" or "estop" with the fault record (check, reason, joint or
+axis, step, value, limit). Each line is flushed when written, so a crash keeps everything before it.
 """
 
 from __future__ import annotations

@@ -164,7 +164,8 @@ class ControlLoop:
             result.status, result.fault = "estop", str(pressed)
         except SafetyFault as fault:
             result.status, result.fault_check, result.fault = "fault", fault.check, fault.reason
-            record = {"joint": fault.joint, "step": fault.step, "value": fault.value, "limit": fault.limit}
+            record = {"joint": fault.joint, "axis": fault.axis, "step": fault.step, "value": fault.value,
+                      "limit": fault.limit}
         except Exception as exc:  # noqa: BLE001 - any failure anywhere must end with the arm holding
             result.status, result.fault_check, result.exception = "fault", "exception", exc
             result.fault = f"{type(exc).__name__} during {self._phase}: {exc}"

@@ -3,6 +3,7 @@ import pytest
 import yaml
 
 from hardware.clock import ManualClock
+from hardware.command_log import CommandLog, read_log
 from hardware.control_loop import ControlLoop
 from hardware.robot import ROBOT_CONF_DIR, RobotConfig
 from hardware.safety import ChunkSafety, EStop, SafetyFault, Watchdog
@@ -258,14 +259,18 @@ def test_a_robot_without_a_cartesian_workspace_does_no_forward_kinematics():
     assert ChunkSafety(RobotConfig.from_dict(data)).chain is None
 
 
-def test_the_control_loop_holds_and_sends_nothing_when_a_chunk_leaves_the_cartesian_box():
+def test_the_control_loop_holds_and_sends_nothing_when_a_chunk_leaves_the_cartesian_box(tmp_path):
     # The pusher's two joints read as a planar 2-link arm with 1 m links: y = sin q1 + sin(q1 + q2) ~ 2 q1. Walking
     # q1 by 0.02 per tick from 0, y crosses 0.1 at q1 = 0.0500: the sample 3/4 of the way from row 1 (0.04) to row 2.
     robot = pusht_robot(kinematics={"dh": [{"a": 1.0, "d": 0.0, "alpha": 0.0}, {"a": 1.0, "d": 0.0, "alpha": 0.0}]},
                         cartesian_workspace={"y": [-0.1, 0.1]})
     clock = ManualClock()
     driver = RecordingDriver(robot, clock)
-    result = ControlLoop(driver, PolicyRunner(WalkPolicy(step=(0.02, 0.0))), robot, clock=clock, max_ticks=10).run()
+    with CommandLog(tmp_path / "log.jsonl") as log:
+        result = ControlLoop(driver, PolicyRunner(WalkPolicy(step=(0.02, 0.0))), robot, clock=clock, max_ticks=10,
+                             log=log).run()
     assert result.status == "fault" and result.fault_check == "cartesian_workspace"
+    fault = read_log(tmp_path / "log.jsonl")[-1]  # the log's fault record says which axis, not only the message
+    assert fault["kind"] == "fault" and fault["axis"] == "y" and fault["joint"] is None and fault["limit"] == 0.1
     assert "3/4 of the way from step 1 to step 2" in result.fault and "y = 0.1099 outside [-0.1, 0.1]" in result.fault
     assert driver.calls.count("hold") == 1 and driver.calls[-1] == "hold" and driver.sent == []
