@@ -8,6 +8,14 @@ import mujoco
 import numpy as np
 
 CONTROL_HZ = 10
+# MJCF both tasks embed: offscreen buffers and a flat headlight without shadows or anti-aliasing (cheap software
+# rendering), and the top-down camera ``_render`` reads (0.75 m above a 0.5 m table fills the frame).
+MJCF_VISUAL = """  <visual>
+    <global offwidth="640" offheight="640"/>
+    <quality shadowsize="0" offsamples="0"/>
+    <headlight ambient="0.6 0.6 0.6" diffuse="0.4 0.4 0.4" specular="0 0 0"/>
+  </visual>"""
+MJCF_OVERHEAD_CAMERA = '    <camera name="overhead" pos="0 0 0.75" xyaxes="1 0 0 0 1 0" fovy="40"/>'
 
 
 class OverheadCameraEnv(gym.Env):

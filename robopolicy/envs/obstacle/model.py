@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from robopolicy.envs.overhead import MJCF_OVERHEAD_CAMERA, MJCF_VISUAL
+
 WORKSPACE_HALF = 0.25  # the agent's centre stays within +-(WORKSPACE_HALF - AGENT_RADIUS)
 AGENT_RADIUS = 0.0125
 TIMESTEP = 0.002
@@ -37,13 +39,9 @@ def obstacle_xml() -> str:
     return f"""
 <mujoco model="around_obstacle">
   <option timestep="{TIMESTEP}" gravity="0 0 0" integrator="implicitfast"/>
-  <visual>
-    <global offwidth="640" offheight="640"/>
-    <quality shadowsize="0" offsamples="0"/>
-    <headlight ambient="0.6 0.6 0.6" diffuse="0.4 0.4 0.4" specular="0 0 0"/>
-  </visual>
+{MJCF_VISUAL}
   <worldbody>
-    <camera name="overhead" pos="0 0 0.75" xyaxes="1 0 0 0 1 0" fovy="40"/>
+{MJCF_OVERHEAD_CAMERA}
     <geom name="table" type="plane" size="{half} {half} 0.01" rgba="0.93 0.93 0.9 1" contype="0" conaffinity="0"/>
     <geom name="goal" type="cylinder" pos="{gx} {gy} 0.0002" size="{GOAL_RADIUS} 0.0002" rgba="0.45 0.8 0.45 1"
           contype="0" conaffinity="0"/>

@@ -8,6 +8,7 @@ pushed, like a block sliding on a table. The goal T is drawn on the table and ne
 
 from __future__ import annotations
 
+from robopolicy.envs.overhead import MJCF_OVERHEAD_CAMERA, MJCF_VISUAL
 from robopolicy.envs.pusht.geometry import BAR_CENTER, BAR_HALF, STEM_CENTER, STEM_HALF
 
 TABLE_HALF = 0.25  # the walls' inner faces are at +-TABLE_HALF
@@ -33,16 +34,12 @@ def pusht_xml(goal_pose: tuple[float, float, float]) -> str:
 <mujoco model="pusht">
   <compiler angle="radian"/>
   <option timestep="{TIMESTEP}" gravity="0 0 0" integrator="implicitfast"/>
-  <visual>
-    <global offwidth="640" offheight="640"/>
-    <quality shadowsize="0" offsamples="0"/>
-    <headlight ambient="0.6 0.6 0.6" diffuse="0.4 0.4 0.4" specular="0 0 0"/>
-  </visual>
+{MJCF_VISUAL}
   <default>
     <geom contype="1" conaffinity="1" condim="3" friction="0.4 0.005 0.0001"/>
   </default>
   <worldbody>
-    <camera name="overhead" pos="0 0 0.75" xyaxes="1 0 0 0 1 0" fovy="40"/>
+{MJCF_OVERHEAD_CAMERA}
     <geom name="table" type="plane" size="{wall + 0.01} {wall + 0.01} 0.01" rgba="0.93 0.93 0.9 1" contype="0" conaffinity="0"/>
     <geom name="wall_n" type="box" pos="0 {wall} {HEIGHT}" size="{wall + 0.01} 0.01 {HEIGHT}" rgba="0.3 0.3 0.3 1"/>
     <geom name="wall_s" type="box" pos="0 {-wall} {HEIGHT}" size="{wall + 0.01} 0.01 {HEIGHT}" rgba="0.3 0.3 0.3 1"/>
