@@ -50,7 +50,8 @@ def main(cfg: DictConfig) -> None:
     from robopolicy.evaluation.benchmarks import SUITES, machine, write_matrix_report
 
     if cfg.suite == "deploy":  # lives in hardware/ (robopolicy never imports it): imported only for this suite
-        from hardware.benchmark import deploy_suite, deploy_table
+        from hardware.benchmark import deploy_suite
+        from hardware.benchmark_report import deploy_table
 
         SUITES = {**SUITES, "deploy": (deploy_suite, deploy_table)}
     if cfg.suite not in SUITES:

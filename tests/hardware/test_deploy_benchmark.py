@@ -10,14 +10,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hardware.benchmark import (
-    COLUMNS,
-    SEED_START,
-    backend_problem,
-    deploy_suite,
-    deploy_table,
-    summarize,
-)
+from hardware.benchmark import SEED_START, backend_problem, deploy_suite
+from hardware.benchmark_report import COLUMNS, deploy_table, summarize
 from hardware.command_log import CommandLog, command_timing, read_log
 from robopolicy.core import Normalizer, build_policy, save_checkpoint
 from tests.hardware.stubs import META, SPEC
