@@ -15,6 +15,7 @@ Depends on robopolicy, never the reverse.
     deploy.py               the job behind scripts/deploy.py (backends by name)
     command_log.py          the JSON-lines log of every command sent, and the latency figures read from it
     topic_driver.py         TopicArmDriver, shared by the DDS, ROS 1 and ROS 2 backends; sim_node_loop.py its sim node
+    camera_frames.py        camera topics: Image / CompressedImage <-> (H, W, 3) uint8 RGB, for the topic backends
     benchmark.py            scripts/benchmark.py suite=deploy (benchmark_report.py: its aggregation and table)
     messages/               ROS messages and their ROS 1 / ROS 2 wire formats, without ROS
     dds/                    the ROS 2 wire backend through Cyclone DDS (no rclpy), and the simulated arm as a DDS node

@@ -33,6 +33,8 @@ class ArmState:
     velocities: (J,) joint velocities, or None where the arm's driver publishes none.
     extras: named non-joint sources the driver provides, e.g. {"object_pose": (4,)} from a simulator.
     images: {policy obs key: (H, W, 3) uint8 RGB} newest camera frames.
+    image_stamps: {policy obs key: seconds} when each of those frames was captured (its header stamp, the loop's
+    clock), where the driver knows it.
     """
 
     stamp: float
@@ -40,6 +42,7 @@ class ArmState:
     velocities: np.ndarray | None = None
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     images: dict[str, np.ndarray] = field(default_factory=dict)
+    image_stamps: dict[str, float] = field(default_factory=dict)
 
 
 class ArmDriver(ABC):

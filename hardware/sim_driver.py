@@ -137,6 +137,7 @@ class SimArmDriver(ArmDriver):
             velocities=self.data.qvel[self._qvel].copy(),
             extras={"object_pose": np.array([pose[0], pose[1], math.cos(pose[2]), math.sin(pose[2])])},
             images=images,
+            image_stamps={key: self.sim_time for key in images},
         )
 
     def send_trajectory(self, positions: np.ndarray, dt: float, start_stamp: float) -> None:

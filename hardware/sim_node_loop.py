@@ -4,7 +4,10 @@ and hardware/ros1/sim_node.py (rospy).
 
     out  robot.state_topic          sensor_msgs/JointState       every 1/rate s, stamped with the simulation's time
     out  robot.extra_topics[name]   std_msgs/Float64MultiArray   each extra the simulator provides (object_pose)
-    out  robot.success_topic        std_msgs/Bool                the Push-T task's success, with every state
+    out  robot.success_topic        std_msgs/Bool                the task's success, with every state
+    out  robot.cameras[key]         sensor_msgs/Image            the overhead camera (rgb8, image_size square), with
+                                                                 every state and stamped like it (a png
+                                                                 CompressedImage on a topic ending in /compressed)
     in   robot.controller.topic     trajectory_msgs/JointTrajectory (joint_trajectory) or std_msgs/Float64MultiArray
                                     (forward_position), followed as hardware/trajectory_follower.py describes
 
@@ -26,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from hardware.camera_frames import camera_message_type, rgb_to_message
 from hardware.clock import WallClock
 from hardware.messages import (
     Bool,
@@ -38,7 +42,7 @@ from hardware.messages import (
     numpy_to_float64_multiarray,
 )
 from hardware.robot import RobotConfig, load_robot
-from hardware.sim_driver import EXTRAS, SimArmDriver
+from hardware.sim_driver import CAMERA, EXTRAS, SimArmDriver
 
 DEFAULT_SEED = 1_000_000  # conf/deploy.yaml's sim.seed: the first evaluation seed, disjoint from demonstrations
 
@@ -46,35 +50,30 @@ DEFAULT_SEED = 1_000_000  # conf/deploy.yaml's sim.seed: the first evaluation se
 class TopicSimArmNode(ABC):
     """The simulated arm behind ROS topics, over a transport the subclass provides.
 
-    seed / initial_state: the episode, as SimArmDriver takes them. rate_hz: how often states (and extras, success)
-    are published; default the robot's control rate. Call ``open``, then ``spin`` (or ``spin_once`` in a loop of
-    your own), then ``close``; or use it as a context manager around ``spin``.
+    seed / initial_state: the episode, as SimArmDriver takes them. rate_hz: how often states (and extras, success,
+    camera frames) are published; default the robot's control rate. image_size: the camera frames' height and
+    width in pixels (rendered offscreen, MUJOCO_GL=egl by default). Call ``open``, then ``spin`` (or ``spin_once``
+    in a loop of your own), then ``close``; or use it as a context manager around ``spin``.
     """
 
-    #: "the DDS" / "the ROS 1": names the sim node and backend in the camera refusal
-    backend = "this"
-
     def __init__(self, robot: RobotConfig, *, seed: int = DEFAULT_SEED, initial_state: np.ndarray | None = None,
-                 rate_hz: float | None = None) -> None:
+                 rate_hz: float | None = None, image_size: int = 96) -> None:
         self.robot = robot
         self.rate_hz = float(rate_hz if rate_hz is not None else robot.control_rate_hz)
         if not self.rate_hz > 0:
             raise ValueError(f"rate_hz must be positive, got {rate_hz}")
-        if robot.cameras:
-            raise ValueError(f"robot '{robot.name}' lists cameras {sorted(robot.cameras)}; {self.backend} sim node "
-                             f"publishes no images ({self.backend} backend carries none yet): remove `cameras` for "
-                             "this backend")
         unknown = sorted(set(robot.extra_topics) - set(EXTRAS))
         if unknown:
             raise ValueError(f"robot '{robot.name}' maps extra sources {unknown} to topics, but the simulated arm provides "
                              f"only {list(EXTRAS)}")
         self.clock = WallClock()
-        self.arm = SimArmDriver(robot, clock=self.clock, seed=seed, initial_state=initial_state)
+        self.arm = SimArmDriver(robot, clock=self.clock, seed=seed, initial_state=initial_state, image_size=image_size)
         self.seed = seed
         self.rejected: list[str] = []  # why each rejected command was refused
         self.states_published = 0
         self._state_pub: Any = None
         self._extra_pubs: dict[str, Any] = {}
+        self._camera_pubs: dict[str, Any] = {}  # camera key -> its image publisher
         self._success_pub: Any = None
         self._command_sub: Any = None
         self._next_publish = 0.0
@@ -118,6 +117,8 @@ class TopicSimArmNode(ABC):
             self._state_pub = self._publisher(robot.state_topic, JointState)
             self._extra_pubs = {name: self._publisher(topic, Float64MultiArray)
                                 for name, topic in robot.extra_topics.items()}
+            self._camera_pubs = {key: self._publisher(topic, camera_message_type(topic))
+                                 for key, topic in robot.cameras.items()}
             if robot.success_topic is not None:
                 self._success_pub = self._publisher(robot.success_topic, Bool)
             command_type = JointTrajectory if robot.controller.type == "joint_trajectory" else Float64MultiArray
@@ -142,13 +143,16 @@ class TopicSimArmNode(ABC):
 
     # ---------------------------------------------------------------------------------------------- work
     def publish_state(self) -> None:
-        """Step the physics to now and publish the joint state, the extras and task success."""
+        """Step the physics to now and publish the joint state, the extras, the camera frames (stamped with the
+        state's stamp) and task success."""
         state = self.arm.read_state()
         self._state_pub.publish(JointState(header=Header(stamp=Time.from_seconds(state.stamp)),
                                            name=self.robot.joint_names, position=state.positions,
                                            velocity=state.velocities))
         for name, pub in self._extra_pubs.items():
             pub.publish(numpy_to_float64_multiarray(state.extras[name], label=name))
+        for key, pub in self._camera_pubs.items():
+            pub.publish(rgb_to_message(state.images[key], pub.msg_type, state.stamp, frame_id=CAMERA))
         if self._success_pub is not None:
             self._success_pub.publish(Bool(data=self.arm.task_success()))
         self.states_published += 1
@@ -221,6 +225,8 @@ def run_node(argv: list[str] | None, *, prog: str, doc: str,
     parser.add_argument("--robot", default="pusht_sim", help="conf/robot/<name>.yaml or a YAML path (default pusht_sim)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the episode (PushTEnv.reset(seed))")
     parser.add_argument("--rate", type=float, default=None, help="state publish rate in Hz (default: control rate)")
+    parser.add_argument("--image-size", type=int, default=96,
+                        help="camera frames' height and width in pixels, for a robot config with cameras (default 96)")
     add_arguments(parser)
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--report", type=Path, default=None, help="write a JSON report here when stopping")

@@ -5,6 +5,8 @@ Topics (names from the robot config):
 
     in   robot.state_topic            sensor_msgs/JointState      the newest one is the arm's state, stamped by its header
     in   robot.extra_topics[name]     std_msgs/Float64MultiArray  one per extra source the observations read
+    in   robot.cameras[key]           sensor_msgs/Image           one per camera (CompressedImage on a topic ending
+                                                                  in /compressed: hardware/camera_frames.py)
     in   robot.success_topic          std_msgs/Bool               task success, where something publishes it
     in   robot.estop_topic            std_msgs/Bool               True: e-stop (``estop_requested``); False: nothing
     out  robot.controller.topic       trajectory_msgs/JointTrajectory (joint_trajectory controller) or
@@ -18,7 +20,10 @@ belongs to its own safety system.
 Stamps are the publisher's (ROS time, seconds since the epoch), so the loop's clock must be the wall clock and the
 arm's computer must be time-synchronised with this one; the watchdog reports a clock mismatch as such. Extras carry
 no stamp: each one is timed by its arrival, and an extra older than the watchdog's max_state_age_s is a stale-state
-fault like an old joint state. Cameras are not carried.
+fault like an old joint state. Camera frames are timed by their header stamps, like joint states: the newest frame
+of each camera goes into ``ArmState.images[key]`` as (H, W, 3) uint8 RGB (its stamp in ``ArmState.image_stamps``),
+and a frame older than max_state_age_s (a camera that stopped) is a stale-state fault; one stamped that far in the
+future is a clock fault. connect() waits for a first frame from every camera.
 
 The e-stop topic is optional and nothing waits for a publisher on it. Every message that arrived since the last poll
 is looked at (up to ESTOP_KEEP), so a True followed at once by a False still presses; once a True has arrived,
@@ -39,13 +44,16 @@ from typing import Protocol
 
 import numpy as np
 
+from hardware.camera_frames import camera_message_type, frame_to_rgb
 from hardware.clock import Clock, WallClock
 from hardware.driver import ArmDriver, ArmState
 from hardware.messages import (
     Bool,
+    CompressedImage,
     Duration,
     Float64MultiArray,
     Header,
+    Image,
     JointState,
     JointTrajectory,
     JointTrajectoryPoint,
@@ -94,15 +102,13 @@ class SentCommand:
 class TopicArmDriver(ArmDriver):
     """The arm described by ``robot`` behind ROS topics, over a transport the subclass provides.
 
-    state_timeout_s: how long connect() waits for the first joint state, every extra and a subscriber on the command
-    topic. clock: the loop's clock; must be the wall clock (stamps are ROS time). Nothing touches the network until
-    connect().
+    state_timeout_s: how long connect() waits for the first joint state, every extra, a frame from every camera and a
+    subscriber on the command topic. clock: the loop's clock; must be the wall clock (stamps are ROS time). Nothing
+    touches the network until connect().
     """
 
     #: "the DDS backend" / "the ROS 1 backend", in messages
     backend = "this backend"
-    #: extra words after "does not carry camera images yet" in the camera refusal
-    camera_note = ""
     #: the arm-side component that stamps joint states, named in the zero-stamp error
     state_publisher = "joint_state_broadcaster"
     #: "active" / "running": the state the command topic's controller should be in
@@ -124,12 +130,14 @@ class TopicArmDriver(ArmDriver):
         self.estopped = False
         self._state_sub: TopicSubscription | None = None
         self._extra_subs: dict[str, TopicSubscription] = {}
+        self._camera_subs: dict[str, TopicSubscription] = {}  # policy obs key -> its camera topic
         self._success_sub: TopicSubscription | None = None
         self._estop_sub: TopicSubscription | None = None
         self._estop_reason: str | None = None  # latched by the first True on the e-stop topic
         self._command_pub: TopicPublisher | None = None
         self._state: ArmState | None = None
         self._extra_values: dict[str, tuple[np.ndarray, float]] = {}  # name -> (values, arrival time)
+        self._frames: dict[str, tuple[np.ndarray, float]] = {}  # camera key -> ((H, W, 3) uint8 RGB, header stamp)
         self._success = False
         self._closed = False
 
@@ -169,17 +177,14 @@ class TopicArmDriver(ArmDriver):
     # ------------------------------------------------------------------------------------------- checks
     def _check_robot(self, robot: RobotConfig) -> list[str]:
         """The extra sources the observations read; ValueError for what this backend cannot serve."""
-        if robot.cameras:
-            raise ValueError(f"robot '{robot.name}' lists cameras {sorted(robot.cameras)}, but {self.backend} does not "
-                             f"carry camera images yet{self.camera_note}; use a low-dim policy, or the in-process sim "
-                             "backend")
         extras = sorted({s.extra for s in robot.observations.values() if s.extra is not None})
         missing = [e for e in extras if e not in robot.extra_topics]
         if missing:
             raise ValueError(f"robot '{robot.name}' ({robot.source}): observations read extra source(s) {missing}, but "
                              f"`extra_topics` names no topic for them; add e.g. extra_topics: {{{missing[0]}: "
                              f"/{missing[0]}}} (a std_msgs/Float64MultiArray topic)")
-        topics = [robot.state_topic, robot.controller.topic, *(robot.extra_topics[e] for e in extras)]
+        topics = [robot.state_topic, robot.controller.topic, *(robot.extra_topics[e] for e in extras),
+                  *robot.cameras.values()]
         topics += [t for t in (robot.success_topic, robot.estop_topic) if t is not None]
         for topic in topics:
             self._check_topic(topic)
@@ -188,7 +193,8 @@ class TopicArmDriver(ArmDriver):
     # ----------------------------------------------------------------------------------------- ArmDriver
     def connect(self) -> None:
         """Join the network and wait (up to state_timeout_s) for a joint state with every configured joint, a
-        sample of every extra, and a subscriber on the command topic; TimeoutError says which is missing."""
+        sample of every extra, a frame from every camera, and a subscriber on the command topic; TimeoutError says
+        which is missing."""
         name = type(self).__name__
         if self._closed:
             raise RuntimeError(f"{name} is closed; build a new one")
@@ -199,6 +205,8 @@ class TopicArmDriver(ArmDriver):
         try:
             self._state_sub = self._subscribe(robot.state_topic, JointState)
             self._extra_subs = {e: self._subscribe(robot.extra_topics[e], Float64MultiArray) for e in self.extras}
+            self._camera_subs = {key: self._subscribe(topic, camera_message_type(topic))
+                                 for key, topic in robot.cameras.items()}
             if robot.success_topic is not None:
                 self._success_sub = self._subscribe(robot.success_topic, Bool)
             if robot.estop_topic is not None:
@@ -211,8 +219,10 @@ class TopicArmDriver(ArmDriver):
             raise
 
     def read_state(self) -> ArmState:
-        """The newest joint state (stamped by its header) with the newest extras; SafetyFault("stale_state") when an
-        extra stopped arriving (older than the watchdog's max_state_age_s)."""
+        """The newest joint state (stamped by its header) with the newest extras and camera frames (images: {key:
+        (H, W, 3) uint8 RGB}, image_stamps: {key: header stamp}); SafetyFault("stale_state") when an extra stopped
+        arriving or a camera's newest frame is older than the watchdog's max_state_age_s ("clock" when it is stamped
+        that far in the future)."""
         self._require_connected()
         self._poll()
         if self._state is None:
@@ -228,9 +238,11 @@ class TopicArmDriver(ArmDriver):
                                   f"{self.robot.watchdog.max_state_age_s} s; its publisher stalled",
                                   value=age, limit=self.robot.watchdog.max_state_age_s)
             extras[name] = values.copy()
+        images, image_stamps = self._fresh_frames(now)
         state = self._state
         return ArmState(stamp=state.stamp, positions=state.positions.copy(),
-                        velocities=None if state.velocities is None else state.velocities.copy(), extras=extras)
+                        velocities=None if state.velocities is None else state.velocities.copy(), extras=extras,
+                        images=images, image_stamps=image_stamps)
 
     def send_trajectory(self, positions: np.ndarray, dt: float, start_stamp: float) -> None:
         self._require_controller("joint_trajectory", "send_trajectory")
@@ -268,6 +280,7 @@ class TopicArmDriver(ArmDriver):
         self._close()
         self._state_sub = self._success_sub = self._estop_sub = self._command_pub = None
         self._extra_subs = {}
+        self._camera_subs = {}
         self._closed = True
 
     def task_success(self) -> bool:
@@ -327,6 +340,10 @@ class TopicArmDriver(ArmDriver):
                     self._extra_values[name] = (float64_multiarray_to_numpy(samples[-1]), now)
                 except ValueError as exc:
                     raise ValueError(f"extra '{name}' on {sub.name}: {exc}") from exc
+        for key, sub in self._camera_subs.items():
+            frames = sub.take()
+            if frames:
+                self._frames[key] = self._to_frame(key, sub.name, frames[-1])
         if self._success_sub is not None:
             flags = self._success_sub.take()
             if flags:
@@ -343,6 +360,39 @@ class TopicArmDriver(ArmDriver):
             raise ValueError(f"JointState on {topic} has a zero header stamp; {self.backend} times every state by its "
                              f"stamp, so the arm's driver must fill it in ({self.state_publisher} does)")
         return ArmState(stamp=stamp, positions=positions, velocities=velocities)
+
+    def _to_frame(self, key: str, topic: str, msg: Image | CompressedImage) -> tuple[np.ndarray, float]:
+        """A received camera frame as ((H, W, 3) uint8 RGB, header stamp); ValueError naming the camera otherwise."""
+        what = f"{type(msg).__name__} for camera '{key}' on {topic}"
+        stamp = msg.header.stamp.to_seconds()
+        if stamp == 0:
+            raise ValueError(f"{what} has a zero header stamp; {self.backend} times every frame by its stamp, so the "
+                             "camera driver must fill it in with the capture time")
+        try:
+            return frame_to_rgb(msg), stamp
+        except ValueError as exc:
+            raise ValueError(f"{what}: {exc}") from exc
+
+    def _fresh_frames(self, now: float) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Every camera's newest frame (a copy) and its stamp; SafetyFault when one is too old or from the future."""
+        limit = self.robot.watchdog.max_state_age_s
+        images, stamps = {}, {}
+        for key, sub in self._camera_subs.items():
+            if key not in self._frames:
+                raise SafetyFault("stale_state", f"no camera frame for '{key}' has arrived on {sub.name}; is the "
+                                  "camera driver publishing?", limit=limit)
+            pixels, stamp = self._frames[key]
+            age = now - stamp
+            if age > limit:
+                raise SafetyFault("stale_state", f"stale camera frame: the newest frame for '{key}' on {sub.name} is "
+                                  f"{age:.3f} s old (stamp {stamp:.3f}, now {now:.3f}), over the limit of {limit} s; "
+                                  "the camera stream stalled", value=age, limit=limit)
+            if -age > limit:
+                raise SafetyFault("clock", f"the camera frame for '{key}' on {sub.name} is stamped {-age:.3f} s in "
+                                  f"the future (stamp {stamp:.3f}, now {now:.3f}); is the camera's computer "
+                                  "time-synchronised with this one?", value=age, limit=limit)
+            images[key], stamps[key] = pixels.copy(), stamp
+        return images, stamps
 
     def _wait_until_ready(self) -> None:
         deadline = self.clock.now() + self.state_timeout_s
@@ -366,6 +416,9 @@ class TopicArmDriver(ArmDriver):
             missing.append(f"no sensor_msgs/JointState on {self._state_sub.name}")
         missing += [f"no std_msgs/Float64MultiArray for extra '{name}' on {sub.name}"
                     for name, sub in self._extra_subs.items() if name not in self._extra_values]
+        missing += [f"no sensor_msgs/{camera_message_type(self.robot.cameras[key]).__name__} for camera '{key}' on "
+                    f"{sub.name}"
+                    for key, sub in self._camera_subs.items() if key not in self._frames]
         if self._command_pub.subscriber_count() == 0:
             missing.append(f"no subscriber for {self._command_pub.msg_type.__name__} on {self._command_pub.name} "
                            f"(is the {self.robot.controller.type} controller {self.controller_state}?)")

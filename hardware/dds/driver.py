@@ -1,7 +1,8 @@
 """DdsArmDriver: an arm behind ROS 2 topics, reached through Cyclone DDS directly (no rclpy, no ROS 2 install).
 
 Topics, hold / estop, stamps and extras are as hardware/topic_driver.py describes (ROS 2 names from the robot config;
-on DDS each is "rt" + name, types under ROS 2's DDS names). Cameras are not carried (see hardware/dds/idl.py).
+on DDS each is "rt" + name, types under ROS 2's DDS names). Camera frames arrive as sensor_msgs/Image (or
+CompressedImage), taken as raw CDR bytes rather than through cyclonedds' Python deserializer (hardware/dds/idl.py).
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ class DdsArmDriver(TopicArmDriver):
     """The arm described by ``robot`` behind ROS 2 topics on DDS domain ``domain_id`` (ROS_DOMAIN_ID).
 
     network: "loopback", or the robot network's Cyclone DDS XML (path, file:// URI or the XML itself); required,
-    see hardware/dds/network.py. state_timeout_s: how long connect() waits for the first joint state, every extra
-    and a subscriber on the command topic. clock: the loop's clock; must be the wall clock (stamps are ROS time).
-    Nothing touches the network until connect().
+    see hardware/dds/network.py. state_timeout_s: how long connect() waits for the first joint state, every extra,
+    a frame from every camera and a subscriber on the command topic. clock: the loop's clock; must be the wall
+    clock (stamps are ROS time). Nothing touches the network until connect().
     """
 
     backend = "the DDS backend"
-    camera_note = " (sensor_msgs/Image through cyclonedds' Python serializer takes ~65 ms per 640x480 frame)"
     state_publisher = "joint_state_broadcaster"
     controller_state = "active"
     ros_version = "ROS 2"

@@ -5,8 +5,11 @@ wire. Declared here with those names and the fields in ROS 2's order, cyclonedds
 as hardware.messages.cdr (plain little-endian CDR, encapsulation 00 01 00 00; checked in tests/hardware/test_dds.py).
 
 Use the classes through hardware/dds/convert.py, which maps them to and from the hardware.messages dataclasses.
-Cameras are not here: sequence<uint8> goes through cyclonedds' Python serializer byte by byte (a 640x480 RGB
-frame takes about 65 ms), so sensor_msgs/Image needs a raw-bytes path that does not exist yet.
+Image and CompressedImage are declared here too, so that their topics carry ROS 2's type (name, fields, type
+information), but their samples never go through cyclonedds' Python serializer: it packs sequence<uint8> one
+element at a time (a 640x480 RGB frame takes about 65 ms). The participant writes and takes them as raw CDR
+bytes from hardware.messages.cdr instead (hardware/dds/participant.py); tests/hardware/test_dds.py checks that
+these classes serialize to exactly those bytes.
 """
 
 # No `from __future__ import annotations` here: cyclonedds resolves field annotations by name in this module, and
@@ -14,7 +17,7 @@ frame takes about 65 ms), so sensor_msgs/Image needs a raw-bytes path that does 
 from dataclasses import dataclass, field
 
 from cyclonedds.idl import IdlStruct
-from cyclonedds.idl.types import float64, int32, sequence, uint32
+from cyclonedds.idl.types import float64, int32, sequence, uint8, uint32
 
 
 @dataclass
@@ -104,5 +107,27 @@ class Bool(IdlStruct, typename="std_msgs::msg::dds_::Bool_"):
     data: bool = False
 
 
-__all__ = ["Bool", "Duration", "Float64MultiArray", "Header", "JointState", "JointTrajectory", "JointTrajectoryPoint",
-           "MultiArrayDimension", "MultiArrayLayout", "Time"]
+@dataclass
+class Image(IdlStruct, typename="sensor_msgs::msg::dds_::Image_"):
+    """sensor_msgs/Image (written and taken as raw CDR by the participant, not through this class)."""
+
+    header: Header = field(default_factory=Header)
+    height: uint32 = 0
+    width: uint32 = 0
+    encoding: str = ""
+    is_bigendian: uint8 = 0
+    step: uint32 = 0
+    data: sequence[uint8] = field(default_factory=list)
+
+
+@dataclass
+class CompressedImage(IdlStruct, typename="sensor_msgs::msg::dds_::CompressedImage_"):
+    """sensor_msgs/CompressedImage (written and taken as raw CDR by the participant, not through this class)."""
+
+    header: Header = field(default_factory=Header)
+    format: str = ""
+    data: sequence[uint8] = field(default_factory=list)
+
+
+__all__ = ["Bool", "CompressedImage", "Duration", "Float64MultiArray", "Header", "Image", "JointState",
+           "JointTrajectory", "JointTrajectoryPoint", "MultiArrayDimension", "MultiArrayLayout", "Time"]

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from cyclonedds._clayer import ddspy_take
+from cyclonedds._clayer import ddspy_take, ddspy_write
 from cyclonedds.core import DDSException, Entity, InstanceState, ReadCondition, SampleState, ViewState, WaitSet
 from cyclonedds.domain import Domain, DomainParticipant
 from cyclonedds.pub import DataWriter
@@ -21,8 +21,8 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
-from hardware.dds.convert import from_idl, idl_type, to_idl
-from hardware.messages import Message
+from hardware.dds.convert import RAW_CDR_TYPES, from_idl, idl_type, to_idl
+from hardware.messages import Message, cdr
 from hardware.ros2.names import ros2_topic_name
 
 M = TypeVar("M", bound=Message)
@@ -97,20 +97,33 @@ def _release_domain(domain_id: int) -> None:
             _delete_now(open_domain.domain)
 
 
+def _padded(data: bytes) -> bytes:
+    """CDR bytes padded with zeros to a multiple of 4, as cyclonedds' own writer hands them to the C layer."""
+    return data + bytes(-len(data) % 4)
+
+
 class Publisher(Generic[M]):
-    """Writes hardware.messages of one type to one ROS 2 topic."""
+    """Writes hardware.messages of one type to one ROS 2 topic. Images (RAW_CDR_TYPES) are written as the bytes
+    of hardware.messages.cdr straight to the C layer, skipping cyclonedds' per-element Python serializer: the same
+    bytes it would produce (checked in tests/hardware/test_dds.py), for a 640x480 RGB frame under 1 ms instead of ~26."""
 
     def __init__(self, participant: DdsParticipant, ros_topic: str, msg_type: type[M], qos: Qos) -> None:
         self.ros_topic, self.dds_topic, self.msg_type = ros_topic, dds_topic_name(ros_topic), msg_type
         self.name = self.dds_topic  # the topic as the driver's messages name it
         topic = participant._topic(self.dds_topic, msg_type)
         self._writer = participant._own(DataWriter(participant._dp, topic, qos=qos))
+        self._raw = msg_type in RAW_CDR_TYPES
 
     def publish(self, msg: M) -> None:
         """Send one message (TypeError if it is not this publisher's type)."""
         if not isinstance(msg, self.msg_type):
             raise TypeError(f"{self.dds_topic} carries {self.msg_type.__name__}, got a {type(msg).__name__}")
-        self._writer.write(to_idl(msg))
+        if not self._raw:
+            self._writer.write(to_idl(msg))
+            return
+        ret = ddspy_write(self._writer._ref, _padded(cdr.serialize(msg)))
+        if ret < 0:
+            raise DDSException(ret, f"writing a {self.msg_type.__name__} on {self.dds_topic}")
 
     def wait_for_acks(self, timeout_s: float) -> bool:
         """Block until every matched reliable subscriber acknowledged what was published, at most ``timeout_s``."""
@@ -125,7 +138,8 @@ class Publisher(Generic[M]):
 
 
 class Subscription(Generic[M]):
-    """Receives hardware.messages of one type from one ROS 2 topic; ``take`` hands out what arrived since."""
+    """Receives hardware.messages of one type from one ROS 2 topic; ``take`` hands out what arrived since. Images
+    (RAW_CDR_TYPES) are taken as bytes and decoded by hardware.messages.cdr, not cyclonedds' Python deserializer."""
 
     def __init__(self, participant: DdsParticipant, ros_topic: str, msg_type: type[M], qos: Qos) -> None:
         self.ros_topic, self.dds_topic, self.msg_type = ros_topic, dds_topic_name(ros_topic), msg_type
@@ -140,6 +154,8 @@ class Subscription(Generic[M]):
     def take(self, max_samples: int = 64) -> list[M]:
         """The messages received since the last call, oldest first (none: an empty list). Notifications without
         data (a publisher went away) are dropped."""
+        if self.msg_type in RAW_CDR_TYPES:
+            return [cdr.deserialize(data, self.msg_type) for data in self.take_serialized(max_samples)]
         samples = self._reader.take(N=max_samples)
         return [from_idl(s) for s in samples if isinstance(s, self._idl_type)]  # type: ignore[misc]
 

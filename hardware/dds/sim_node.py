@@ -1,14 +1,15 @@
 """The simulated arm as a DDS node: the in-process MuJoCo arm (hardware/sim_driver.py) behind ROS 2 topics.
 
-    python -m hardware.dds.sim_node --robot pusht_sim [--seed 1000000] [--rate 10] [--network loopback]
-                                    [--domain-id 0] [--duration SECONDS] [--report node.json]
+    python -m hardware.dds.sim_node --robot pusht_sim [--seed 1000000] [--rate 10] [--image-size 96]
+                                    [--network loopback] [--domain-id 0] [--duration SECONDS] [--report node.json]
 
 It stands in for the arm's ROS 2 side (ros2_control with a joint_state_broadcaster and one position controller),
 stepping the physics in real (wall-clock) time; its topics are listed in hardware/sim_node_loop.py.
 
 Commands are applied the moment they arrive (the node waits on them between states), a newer trajectory replaces
 the rest of the current one, and the controller's command timeout holds the arm. A command the controller would
-reject is reported on stderr and counted, as a controller logs it. No cameras (see hardware/dds/idl.py).
+reject is reported on stderr and counted, as a controller logs it. A robot config with a camera gets the overhead
+camera's frames on its topic (sensor_msgs/Image, written as raw CDR: hardware/dds/participant.py).
 ``--report`` writes what the node received and the final score as JSON when it stops (Ctrl+C, SIGTERM, --duration).
 """
 
@@ -32,20 +33,19 @@ class SimArmNode(TopicSimArmNode):
     """The simulated arm on DDS domain ``domain_id``, its network ``network`` (required: "loopback" or the robot
     network's Cyclone DDS XML, see hardware/dds/network.py).
 
-    seed / initial_state: the episode, as SimArmDriver takes them. rate_hz: how often states (and extras, success)
-    are published; default the robot's control rate. Call ``open``, then ``spin`` (or ``spin_once`` in a loop of
+    seed / initial_state: the episode, as SimArmDriver takes them. rate_hz: how often states (and extras, success,
+    camera frames) are published; default the robot's control rate. image_size: the camera frames' side in pixels.
+    Call ``open``, then ``spin`` (or ``spin_once`` in a loop of
     your own), then ``close``; or use it as a context manager around ``spin``.
     """
 
-    backend = "the DDS"
-
     def __init__(self, robot: RobotConfig, *, network: str | None, domain_id: int = 0, seed: int = DEFAULT_SEED,
-                 initial_state: np.ndarray | None = None, rate_hz: float | None = None) -> None:
+                 initial_state: np.ndarray | None = None, rate_hz: float | None = None, image_size: int = 96) -> None:
         self.network = network
         self._config = resolve_network(network)
         self.domain_id = int(domain_id)
         self._participant: DdsParticipant | None = None
-        super().__init__(robot, seed=seed, initial_state=initial_state, rate_hz=rate_hz)
+        super().__init__(robot, seed=seed, initial_state=initial_state, rate_hz=rate_hz, image_size=image_size)
 
     # ------------------------------------------------------------------------------------- the transport
     def _open_transport(self) -> None:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_node(
         argv, prog="python -m hardware.dds.sim_node", doc=__doc__, add_arguments=_add_arguments,
         make_node=lambda robot, args: SimArmNode(robot, network=args.network, domain_id=args.domain_id,
-                                                 seed=args.seed, rate_hz=args.rate),
+                                                 seed=args.seed, rate_hz=args.rate, image_size=args.image_size),
         open_node=lambda node, args: node.open(),
         where=lambda node, args: f"on DDS domain {args.domain_id} ({describe_network(args.network)})")
 

@@ -3,7 +3,8 @@
 
     transport.py    one rospy node per process; publishers and subscribers that carry hardware.messages, serialized
                     by hardware.messages.ros1 (rospy only moves the bytes: AnyMsg in, a raw message class out)
-    driver.py       Ros1ArmDriver: joint states and extras in, JointTrajectory / Float64MultiArray commands out
+    driver.py       Ros1ArmDriver: joint states, extras and camera frames in, JointTrajectory /
+                    Float64MultiArray commands out
     sim_node.py     the in-process MuJoCo arm as a ROS 1 node (python -m hardware.ros1.sim_node)
 
 This module imports without rospy; the others need it. rospy is not on PyPI: it comes from the system (Debian

@@ -7,7 +7,7 @@ joint_trajectory_controller). Messages are (de)serialized by hardware.messages.r
 
 The master is never guessed: ROS_MASTER_URI must be set (or ``master_uri`` given). rospy allows one node per process,
 so every Ros1ArmDriver in a process shares one node; close() unregisters the driver's topics, and the node lives
-until the process exits. Cameras are not carried.
+until the process exits. Camera frames arrive as sensor_msgs/Image (or CompressedImage), decoded like the rest.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ class Ros1ArmDriver(TopicArmDriver):
     """
 
     backend = "the ROS 1 backend"
-    camera_note = ""
     state_publisher = "joint_state_controller"
     controller_state = "running"
     ros_version = "ROS 1"
@@ -72,7 +71,7 @@ class Ros1ArmDriver(TopicArmDriver):
         """Unregister this driver's topics (the process's rospy node stays up: rospy cannot restart one); publishing
         is synchronous, so every command sent has been written already."""
         for endpoint in (self._state_sub, self._success_sub, self._estop_sub, self._command_pub,
-                         *self._extra_subs.values()):
+                         *self._extra_subs.values(), *self._camera_subs.values()):
             if endpoint is not None:
                 endpoint.close()
         self._connected = False

@@ -24,7 +24,16 @@ from collections.abc import Callable
 import xmlrpc.client
 from typing import Any, Generic, TypeVar
 
-from hardware.messages import Bool, Float64MultiArray, JointState, JointTrajectory, Message, ros1
+from hardware.messages import (
+    Bool,
+    CompressedImage,
+    Float64MultiArray,
+    Image,
+    JointState,
+    JointTrajectory,
+    Message,
+    ros1,
+)
 from hardware.ros1 import import_rospy
 
 rospy = import_rospy()
@@ -39,6 +48,8 @@ ROS1_TYPES: dict[type[Message], str] = {
     JointTrajectory: "trajectory_msgs/JointTrajectory",
     Float64MultiArray: "std_msgs/Float64MultiArray",
     Bool: "std_msgs/Bool",
+    Image: "sensor_msgs/Image",
+    CompressedImage: "sensor_msgs/CompressedImage",
 }
 
 
@@ -52,7 +63,7 @@ def ros1_type(msg_type: type[Message]) -> str:
         return ROS1_TYPES[msg_type]
     except KeyError:
         raise TypeError(f"the ROS 1 backend does not carry {msg_type.__name__}; supported: "
-                        f"{', '.join(t.__name__ for t in ROS1_TYPES)} (cameras are not carried: docs/hardware.md)") from None
+                        f"{', '.join(t.__name__ for t in ROS1_TYPES)}") from None
 
 
 def rospy_class(msg_type: type[Message]) -> type[genpy.Message]:

@@ -3,7 +3,8 @@
     convert.py      hardware.messages dataclasses <-> the ROS 2 Python message classes, field by field
     transport.py    one rclpy context + node + executor thread per driver; subscriptions and publishers that carry
                     hardware.messages, with the QoS the DDS backend uses
-    driver.py       Ros2ArmDriver: joint states and extras in, JointTrajectory / Float64MultiArray commands out
+    driver.py       Ros2ArmDriver: joint states, extras and camera frames in, JointTrajectory /
+                    Float64MultiArray commands out
 
 This module and the three above import without rclpy: rclpy and the message packages are imported inside functions,
 the first time a driver is built. rclpy is not on PyPI; it comes with a ROS 2 install (``ROS2_INSTALL`` says how to

@@ -3,7 +3,9 @@ plain field copies.
 
 ``to_ros(msg)`` gives the ROS 2 message to hand to an rclpy publisher; ``from_ros(obj, msg_type)`` the dataclass of a
 message an rclpy subscription delivered. float64[] fields cross as ``array.array('d')`` (what the generated setters
-take; they refuse numpy arrays) and come back as float64 arrays. The ROS 2 classes are looked up when called, so this
+take; they refuse numpy arrays) and come back as float64 arrays; uint8[] image data crosses as ``array.array('B')``
+(which the generated setters take without checking each byte, so a 640x480 frame costs no per-pixel Python) and
+comes back as bytes. The ROS 2 classes are looked up when called, so this
 module imports without ROS 2.
 """
 
@@ -17,9 +19,11 @@ import numpy as np
 
 from hardware.messages import (
     Bool,
+    CompressedImage,
     Duration,
     Float64MultiArray,
     Header,
+    Image,
     JointState,
     JointTrajectory,
     JointTrajectoryPoint,
@@ -41,6 +45,8 @@ ROS2_CLASSES: dict[type[Message], tuple[str, str]] = {
     MultiArrayLayout: ("std_msgs.msg", "MultiArrayLayout"),
     Float64MultiArray: ("std_msgs.msg", "Float64MultiArray"),
     Bool: ("std_msgs.msg", "Bool"),
+    Image: ("sensor_msgs.msg", "Image"),
+    CompressedImage: ("sensor_msgs.msg", "CompressedImage"),
 }
 
 
@@ -54,6 +60,11 @@ def ros_class(msg_type: type[Message]) -> type:
 
 def _floats(values: np.ndarray) -> array.array:
     return array.array("d", np.asarray(values, dtype=np.float64).tolist())
+
+
+def _bytes(data: Any) -> bytes:
+    """A uint8[] field as bytes: array.array('B') (rclpy's), bytes, or a sequence of ints."""
+    return data.tobytes() if isinstance(data, array.array) else bytes(data)
 
 
 def _time_to(t: Time | Duration, msg_type: type[Message]) -> Any:
@@ -89,6 +100,13 @@ def to_ros(msg: Message) -> Any:
         return _dimension_to(msg)
     if isinstance(msg, Bool):
         return ros_class(Bool)(data=msg.data)
+    if isinstance(msg, Image):
+        return ros_class(Image)(header=_header_to(msg.header), height=msg.height, width=msg.width,
+                                encoding=msg.encoding, is_bigendian=msg.is_bigendian, step=msg.step,
+                                data=array.array("B", msg.data))
+    if isinstance(msg, CompressedImage):
+        return ros_class(CompressedImage)(header=_header_to(msg.header), format=msg.format,
+                                          data=array.array("B", msg.data))
     if isinstance(msg, Header):
         return _header_to(msg)
     if isinstance(msg, (Time, Duration)):
@@ -137,6 +155,11 @@ def from_ros(obj: Any, msg_type: type[Message]) -> Message:
         return MultiArrayDimension(label=obj.label, size=obj.size, stride=obj.stride)
     if msg_type is Bool:
         return Bool(data=bool(obj.data))
+    if msg_type is Image:
+        return Image(header=_header_from(obj.header), height=obj.height, width=obj.width, encoding=obj.encoding,
+                     is_bigendian=obj.is_bigendian, step=obj.step, data=_bytes(obj.data))
+    if msg_type is CompressedImage:
+        return CompressedImage(header=_header_from(obj.header), format=obj.format, data=_bytes(obj.data))
     if msg_type is Header:
         return _header_from(obj)
     if msg_type in (Time, Duration):

@@ -3,7 +3,7 @@
 Topics, hold / estop, stamps and extras are as hardware/topic_driver.py describes (the same topic names and QoS as
 the DDS backend: commands reliable, volatile, keep-last 10; inputs best effort, newest only, the e-stop topic keeping
 64). The node, its context and its executor thread are the driver's own (hardware/ros2/transport.py): connect()
-starts them, close() shuts them down. Cameras are not carried.
+starts them, close() shuts them down. Camera frames arrive as sensor_msgs/Image (or CompressedImage).
 
 Building a Ros2ArmDriver imports rclpy and the message packages; without them it raises ImportError saying how to
 install robopolicy into a ROS 2 environment. Importing this module needs neither.
@@ -34,7 +34,6 @@ class Ros2ArmDriver(TopicArmDriver):
     """
 
     backend = "the ROS 2 backend"
-    camera_note = ""
     state_publisher = "joint_state_broadcaster"
     controller_state = "active"
     ros_version = "ROS 2"

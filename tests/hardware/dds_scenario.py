@@ -6,7 +6,7 @@ Every DDS participant lives in this process or its children, all inside that nam
 there). The pytest process itself never creates one. Steps, each recorded under its name (or as {"error": ...}):
 
     wire       messages published through hardware/dds/participant.py and taken as raw bytes off a DataReader,
-               compared with hardware.messages.cdr.serialize; a JointState round trip through DDS
+               compared with hardware.messages.cdr.serialize (images included); a JointState round trip
     node       python -m hardware.dds.sim_node started (subprocess), its first states read by a DdsArmDriver
     deploy     python scripts/deploy.py ... backend=dds against that node, then whether the arm stays put
     driver     a trajectory followed, hold, and e-stop (nothing more sent) through DdsArmDriver
@@ -39,9 +39,11 @@ from hardware.dds.network import loopback_config  # noqa: E402
 from hardware.dds.participant import RELIABLE, DdsParticipant  # noqa: E402
 from hardware.messages import (  # noqa: E402
     Bool,
+    CompressedImage,
     Duration,
     Float64MultiArray,
     Header,
+    Image,
     JointState,
     JointTrajectory,
     JointTrajectoryPoint,
@@ -70,6 +72,9 @@ def wire_messages() -> dict[str, Any]:
         "float64_multiarray": Float64MultiArray(
             layout=MultiArrayLayout(dim=[MultiArrayDimension("object_pose", 4, 4)]), data=[0.1, -0.2, 1.0, 0.0]),
         "bool": Bool(data=True),
+        # written as raw hardware.messages.cdr bytes (hardware/dds/participant.py): 2x3 rgb8, 18 bytes of data
+        "image": Image(header=header, height=2, width=3, encoding="rgb8", step=9, data=bytes(range(18))),
+        "compressed_image": CompressedImage(header=header, format="png", data=b"\x89PNG\r\n"),
     }
 
 

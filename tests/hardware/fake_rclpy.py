@@ -6,7 +6,8 @@ callback, qos_profile), create_publisher(msg_type, topic, qos_profile), destroy_
 for the wrong class) and get_subscription_count, ``rclpy.executors.SingleThreadedExecutor`` (add_node, spin,
 shutdown), ``rclpy.qos`` (QoSProfile and the policy enums) and ``rclpy.signals.SignalHandlerOptions``. The message
 classes check their fields as rosidl's generated setters do (unknown constructor arguments, float64[] only from
-array.array('d') or a sequence of floats - never a numpy array -, int ranges, bool, nested types).
+array.array('d') or a sequence of floats - never a numpy array -, uint8[] from array.array('B') or a sequence of
+ints in 0..255, int ranges, bool, nested types).
 
 ``FakeRos2`` is the "network": ``deliver(topic, msg)`` queues a message for every live subscription on the topic and
 its executor thread runs the callbacks (as rclpy's would), ``settle()`` waits until they ran, ``published`` is what
@@ -24,7 +25,7 @@ import types
 from collections.abc import Sequence
 
 # --- messages ---------------------------------------------------------------------------------------------------------
-_INT_RANGES = {"int32": (-2**31, 2**31 - 1), "uint32": (0, 2**32 - 1)}
+_INT_RANGES = {"uint8": (0, 255), "int32": (-2**31, 2**31 - 1), "uint32": (0, 2**32 - 1)}
 
 
 class _Msg:
@@ -44,8 +45,9 @@ class _Msg:
             elif isinstance(kind, list):
                 setattr(self, name, [])
             else:
-                setattr(self, name, {"string": "", "boolean": False, "int32": 0, "uint32": 0,
-                                     "sequence<double>": array.array("d"), "sequence<string>": []}.get(kind, []))
+                setattr(self, name, {"string": "", "boolean": False, "uint8": 0, "int32": 0, "uint32": 0,
+                                     "sequence<double>": array.array("d"), "sequence<uint8>": array.array("B"),
+                                     "sequence<string>": []}.get(kind, []))
 
     def __setattr__(self, name: str, value) -> None:
         kind = self._fields[name]  # KeyError for an unknown field, as the generated __slots__ would refuse it
@@ -57,6 +59,14 @@ class _Msg:
                     all(isinstance(v, float) for v in value), \
                     f"The '{name}' field must be a set or sequence and each value of type 'float'"
                 value = array.array("d", value)
+        elif kind == "sequence<uint8>":  # rosidl: array.array('B') as it is, else every value checked
+            if isinstance(value, array.array):
+                assert value.typecode == "B", "The 'typecode' of the 'array.array' must be 'B'"
+            else:
+                assert isinstance(value, Sequence) and not isinstance(value, str) and \
+                    all(isinstance(v, int) and 0 <= v < 256 for v in value), \
+                    f"The '{name}' field must be a set or sequence and each value of type 'int' in [0, 255]"
+                value = array.array("B", value)
         elif kind == "sequence<string>":
             assert isinstance(value, Sequence) and all(isinstance(v, str) for v in value), \
                 f"The '{name}' field must be a set or sequence and each value of type 'str'"
@@ -101,6 +111,9 @@ MultiArrayDimension = _msg("MultiArrayDimension", {"label": "string", "size": "u
 MultiArrayLayout = _msg("MultiArrayLayout", {"dim": [MultiArrayDimension], "data_offset": "uint32"})
 Float64MultiArray = _msg("Float64MultiArray", {"layout": MultiArrayLayout, "data": "sequence<double>"})
 Bool = _msg("Bool", {"data": "boolean"})
+Image = _msg("Image", {"header": Header, "height": "uint32", "width": "uint32", "encoding": "string",
+                       "is_bigendian": "uint8", "step": "uint32", "data": "sequence<uint8>"})
+CompressedImage = _msg("CompressedImage", {"header": Header, "format": "string", "data": "sequence<uint8>"})
 
 
 # --- rclpy ------------------------------------------------------------------------------------------------------------
@@ -323,7 +336,8 @@ class FakeRos2:
             "builtin_interfaces.msg": module("builtin_interfaces.msg", Time=Time, Duration=Duration),
             "std_msgs.msg": module("std_msgs.msg", Header=Header, Bool=Bool, Float64MultiArray=Float64MultiArray,
                                    MultiArrayLayout=MultiArrayLayout, MultiArrayDimension=MultiArrayDimension),
-            "sensor_msgs.msg": module("sensor_msgs.msg", JointState=JointState),
+            "sensor_msgs.msg": module("sensor_msgs.msg", JointState=JointState, Image=Image,
+                                      CompressedImage=CompressedImage),
             "trajectory_msgs.msg": module("trajectory_msgs.msg", JointTrajectory=JointTrajectory,
                                           JointTrajectoryPoint=JointTrajectoryPoint),
         }

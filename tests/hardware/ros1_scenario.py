@@ -41,9 +41,11 @@ sys.path.insert(0, str(ROOT))
 
 from hardware.messages import (  # noqa: E402
     Bool,
+    CompressedImage,
     Duration,
     Float64MultiArray,
     Header,
+    Image,
     JointState,
     JointTrajectory,
     JointTrajectoryPoint,
@@ -124,6 +126,15 @@ def wire_cases() -> dict[str, tuple[Any, Any]]:
                 dim=[std_msgs.MultiArrayDimension(label="object_pose", size=4, stride=4)], data_offset=0),
                 data=[0.1, -0.2, 1.0, 0.0])),
         "bool": (Bool(data=True), std_msgs.Bool(data=True)),
+        "image": (
+            Image(header=Header(stamp=stamp, frame_id="cam"), height=2, width=3, encoding="rgb8", step=9,
+                  data=bytes(range(18))),
+            sensor_msgs.Image(header=std_msgs.Header(stamp=rstamp, frame_id="cam"), height=2, width=3,
+                              encoding="rgb8", is_bigendian=0, step=9, data=bytes(range(18)))),
+        "compressed_image": (
+            CompressedImage(header=Header(stamp=stamp, frame_id="cam"), format="png", data=b"\x89PNG\r\n"),
+            sensor_msgs.CompressedImage(header=std_msgs.Header(stamp=rstamp, frame_id="cam"), format="png",
+                                        data=b"\x89PNG\r\n")),
     }
 
 

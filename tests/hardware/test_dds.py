@@ -19,6 +19,9 @@ from hardware.benchmark import unshare_problem
 from hardware.dds.network import DdsNetworkError, loopback_config, resolve_network
 from tests.hardware.stubs import META, SPEC, pusht_robot
 from tests.hardware.topic_backend_checks import (
+    assert_a_silent_camera_is_named_at_connect,
+    assert_a_stopped_camera_faults_stale_then_one_hold,
+    assert_camera_frames_reached_the_driver,
     assert_deploy_ran_and_left_the_arm_holding,
     assert_estop_then_nothing_sent,
     assert_estop_topic_ends_the_run_and_nothing_is_sent_after,
@@ -33,6 +36,7 @@ from tests.hardware.topic_backend_checks import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = Path(__file__).with_name("dds_scenario.py")
+CAMERA_SCENARIO = Path(__file__).with_name("camera_scenario.py")
 
 
 HAVE_CYCLONEDDS = importlib.util.find_spec("cyclonedds") is not None
@@ -94,17 +98,21 @@ def test_idl_types_carry_ros2s_dds_type_names():
     assert idl.Header.__idl_typename__ == "std_msgs::msg::dds_::Header_"
     assert idl.Time.__idl_typename__ == "builtin_interfaces::msg::dds_::Time_"
     assert idl.Bool.__idl_typename__ == "std_msgs::msg::dds_::Bool_"
+    assert idl.Image.__idl_typename__ == "sensor_msgs::msg::dds_::Image_"
+    assert idl.CompressedImage.__idl_typename__ == "sensor_msgs::msg::dds_::CompressedImage_"
 
 
 def _idl_cases() -> list[str]:
     from tests.hardware.test_messages import CASES
 
-    return [name for name in CASES if "image" not in name]  # cameras are not carried by the DDS backend
+    return list(CASES)
 
 
 @needs_cyclonedds
 @pytest.mark.parametrize("case", _idl_cases())
 def test_cyclonedds_serializes_every_type_to_the_bytes_of_hardware_messages_cdr(case):
+    """For images this is what makes the raw-CDR path wire-compatible: the ROS 2 type declared in idl.py, through
+    cyclonedds' own serializer, gives exactly the hardware.messages.cdr bytes the participant writes instead."""
     from hardware.dds.convert import from_idl, to_idl
     from hardware.messages import cdr
     from tests.hardware.test_messages import CASES
@@ -131,25 +139,26 @@ def test_the_driver_refuses_what_it_cannot_serve_before_touching_the_network():
 
     with pytest.raises(DdsNetworkError, match="explicit network configuration"):
         DdsArmDriver(pusht_robot(), network=None)
-    with pytest.raises(ValueError, match="does not carry camera images"):
-        DdsArmDriver(pusht_robot(cameras={"overhead_image": "/overhead_camera/image_raw"}), network="loopback")
+    with pytest.raises(ValueError, match="not a valid ROS 2 topic name"):
+        DdsArmDriver(pusht_robot(cameras={"overhead_image": "/overhead camera"}), network="loopback")
     with pytest.raises(ValueError, match=r"extra source\(s\) \['object_pose'\], but `extra_topics` names no topic"):
         DdsArmDriver(pusht_robot(extra_topics={}), network="loopback")
     with pytest.raises(ValueError, match="not a valid ROS 2 topic name"):
         DdsArmDriver(pusht_robot(state_topic="/joint states"), network="loopback")
-    driver = DdsArmDriver(pusht_robot(), network="loopback")
+    driver = DdsArmDriver(pusht_robot(cameras={"overhead_image": "/overhead_camera/image_raw"}), network="loopback")
     with pytest.raises(RuntimeError, match="call connect"):
         driver.read_state()
 
 
 @needs_cyclonedds
-def test_the_sim_node_refuses_cameras_and_extras_it_does_not_have():
+def test_the_sim_node_refuses_extras_and_cameras_it_does_not_have():
     from hardware.dds.sim_node import SimArmNode
 
     with pytest.raises(DdsNetworkError):
         SimArmNode(pusht_robot(), network=None)
-    with pytest.raises(ValueError, match="publishes no images"):
-        SimArmNode(pusht_robot(cameras={"overhead_image": "/overhead_camera/image_raw"}), network="loopback")
+    with pytest.raises(ValueError, match="the simulated scene has one camera"):
+        SimArmNode(pusht_robot(cameras={"a_image": "/a/image_raw", "b_image": "/b/image_raw"}), network="loopback")
+    SimArmNode(pusht_robot(cameras={"overhead_image": "/overhead_camera/image_raw"}), network="loopback")
     with pytest.raises(ValueError, match=r"extra sources \['block_velocity'\] to topics"):
         SimArmNode(pusht_robot(extra_topics={"object_pose": "/object_pose", "block_velocity": "/bv"}),
                    network="loopback")
@@ -198,7 +207,7 @@ def scenario(still_checkpoint, tmp_path_factory) -> dict:
 @needs_namespace
 def test_bytes_on_the_wire_are_hardware_messages_cdr(scenario):
     wire = step(scenario, "wire")
-    for name in ("joint_state", "joint_trajectory", "float64_multiarray", "bool"):
+    for name in ("joint_state", "joint_trajectory", "float64_multiarray", "bool", "image", "compressed_image"):
         assert wire[name]["count"] == 1 and wire[name]["equal"] and wire[name]["reads_back"], (name, wire[name])
     assert wire["round_trip_equal"]
 
@@ -250,3 +259,26 @@ def test_true_on_the_estop_topic_over_dds_ends_the_run_with_the_estop_and_false_
 def test_dds_sim_node_killed_mid_run_faults_on_stale_state_holds_once_and_sends_nothing_after(scenario):
     fault = step(scenario, "fault_node")
     assert_stale_state_fault_then_one_hold(fault)
+
+
+# --- cameras over DDS, in a network namespace -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def camera_scenario(tmp_path_factory) -> dict:
+    """Run tests/hardware/camera_scenario.py for DDS once in its own network namespace; its JSON results."""
+    return run_scenario(CAMERA_SCENARIO, None, tmp_path_factory.mktemp("dds_camera"), "DDS camera",
+                        ("--backend", "dds"))
+
+
+@needs_namespace
+def test_camera_frames_over_dds_reach_the_driver_pixel_for_pixel_with_their_stamps(camera_scenario):
+    assert_camera_frames_reached_the_driver(camera_scenario)
+
+
+@needs_namespace
+def test_a_camera_that_never_publishes_over_dds_is_named_when_connect_times_out(camera_scenario):
+    assert_a_silent_camera_is_named_at_connect(camera_scenario)
+
+
+@needs_namespace
+def test_a_stopped_camera_over_dds_faults_on_stale_state_and_holds_once(camera_scenario):
+    assert_a_stopped_camera_faults_stale_then_one_hold(camera_scenario)

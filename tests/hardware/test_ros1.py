@@ -23,6 +23,9 @@ from hardware.ros1 import rospy_available
 from tests.hardware.stubs import pusht_robot
 from tests.hardware.test_dds import UNSHARE_PROBLEM, still_checkpoint  # noqa: F401  (a module fixture)
 from tests.hardware.topic_backend_checks import (
+    assert_a_silent_camera_is_named_at_connect,
+    assert_a_stopped_camera_faults_stale_then_one_hold,
+    assert_camera_frames_reached_the_driver,
     assert_deploy_ran_and_left_the_arm_holding,
     assert_estop_then_nothing_sent,
     assert_estop_topic_ends_the_run_and_nothing_is_sent_after,
@@ -37,6 +40,7 @@ from tests.hardware.topic_backend_checks import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = Path(__file__).with_name("ros1_scenario.py")
+CAMERA_SCENARIO = Path(__file__).with_name("camera_scenario.py")
 
 _SYS_PATH = list(sys.path)
 HAVE_ROSPY = rospy_available()  # may append the system's dist-packages to sys.path: undone right below
@@ -77,11 +81,9 @@ def test_the_driver_refuses_an_unset_master_and_what_it_cannot_serve(monkeypatch
     with pytest.raises(Ros1MasterError, match="ROS_MASTER_URI is not set"):
         Ros1ArmDriver(pusht_robot())
     monkeypatch.setenv("ROS_MASTER_URI", "http://127.0.0.1:1")
-    with pytest.raises(ValueError, match="does not carry camera images"):
-        Ros1ArmDriver(pusht_robot(cameras={"overhead_image": "/overhead_camera/image_raw"}))
     with pytest.raises(ValueError, match=r"extra source\(s\) \['object_pose'\], but `extra_topics` names no topic"):
         Ros1ArmDriver(pusht_robot(extra_topics={}))
-    driver = Ros1ArmDriver(pusht_robot())
+    driver = Ros1ArmDriver(pusht_robot(cameras={"overhead_image": "/overhead_camera/image_raw"}))
     with pytest.raises(RuntimeError, match="call connect"):
         driver.read_state()
 
@@ -98,7 +100,7 @@ def test_connect_names_the_master_that_does_not_answer(monkeypatch):
 
 
 @needs_rospy
-def test_the_sim_node_refuses_an_unset_master_cameras_and_unknown_extras(monkeypatch):
+def test_the_sim_node_refuses_an_unset_master_extra_cameras_and_unknown_extras(monkeypatch):
     from hardware.ros1.sim_node import SimArmNode
     from hardware.ros1.transport import Ros1MasterError
 
@@ -106,18 +108,19 @@ def test_the_sim_node_refuses_an_unset_master_cameras_and_unknown_extras(monkeyp
     with pytest.raises(Ros1MasterError, match="ROS_MASTER_URI is not set"):
         SimArmNode(pusht_robot())
     monkeypatch.setenv("ROS_MASTER_URI", "http://127.0.0.1:1")
-    with pytest.raises(ValueError, match="publishes no images"):
-        SimArmNode(pusht_robot(cameras={"overhead_image": "/overhead_camera/image_raw"}))
+    with pytest.raises(ValueError, match="the simulated scene has one camera"):
+        SimArmNode(pusht_robot(cameras={"a_image": "/a/image_raw", "b_image": "/b/image_raw"}))
+    SimArmNode(pusht_robot(cameras={"overhead_image": "/overhead_camera/image_raw"}))
     with pytest.raises(ValueError, match=r"extra sources \['block_velocity'\] to topics"):
         SimArmNode(pusht_robot(extra_topics={"object_pose": "/object_pose", "block_velocity": "/bv"}))
 
 
 @needs_rospy
 def test_raw_messages_announce_the_real_ros1_types():
-    from hardware.messages import Bool, Float64MultiArray, JointState, JointTrajectory, Time
+    from hardware.messages import Bool, CompressedImage, Float64MultiArray, Image, JointState, JointTrajectory, Time
     from hardware.ros1.transport import raw_class, rospy_class
 
-    for msg_type in (JointState, JointTrajectory, Float64MultiArray, Bool):
+    for msg_type in (JointState, JointTrajectory, Float64MultiArray, Bool, Image, CompressedImage):
         raw, real = raw_class(msg_type), rospy_class(msg_type)
         assert (raw._type, raw._md5sum, raw._full_text) == (real._type, real._md5sum, real._full_text)
     assert raw_class(JointState)._type == "sensor_msgs/JointState"
@@ -150,7 +153,8 @@ def scenario(still_checkpoint, tmp_path_factory) -> dict:  # noqa: F811
 def test_bytes_on_the_wire_are_hardware_messages_ros1(scenario):
     wire = step(scenario, "wire")
     types = {"joint_state": "sensor_msgs/JointState", "joint_trajectory": "trajectory_msgs/JointTrajectory",
-             "float64_multiarray": "std_msgs/Float64MultiArray", "bool": "std_msgs/Bool"}
+             "float64_multiarray": "std_msgs/Float64MultiArray", "bool": "std_msgs/Bool",
+             "image": "sensor_msgs/Image", "compressed_image": "sensor_msgs/CompressedImage"}
     for name, ros_type in types.items():
         result = wire[name]
         assert result["count"] == 1 and result["equal"] and result["reads_back"], (name, result)
@@ -220,3 +224,26 @@ def test_rosmaster_killed_mid_run_does_not_fault_peer_links_keep_state_flowing_a
     assert kinds.count("hold") == 1 and kinds[-1] == "hold" and "estop" not in kinds, kinds
     assert any(t > fault["killed_at"] for name, t in fault["sent"] if name == "send_trajectory"), fault
     assert fault["driver_sent"] == len(kinds), fault
+
+
+# --- cameras over ROS 1, in a network namespace ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def camera_scenario(tmp_path_factory) -> dict:
+    """Run tests/hardware/camera_scenario.py for ROS 1 (its own rosmaster) once in its own network namespace."""
+    return run_scenario(CAMERA_SCENARIO, None, tmp_path_factory.mktemp("ros1_camera"), "ROS 1 camera",
+                        ("--backend", "ros1"))
+
+
+@needs_namespace
+def test_camera_frames_over_ros1_reach_the_driver_pixel_for_pixel_with_their_stamps(camera_scenario):
+    assert_camera_frames_reached_the_driver(camera_scenario)
+
+
+@needs_namespace
+def test_a_camera_that_never_publishes_over_ros1_is_named_when_connect_times_out(camera_scenario):
+    assert_a_silent_camera_is_named_at_connect(camera_scenario)
+
+
+@needs_namespace
+def test_a_stopped_camera_over_ros1_faults_on_stale_state_and_holds_once(camera_scenario):
+    assert_a_stopped_camera_faults_stale_then_one_hold(camera_scenario)

@@ -284,8 +284,6 @@ def test_conversion_round_trips_every_carried_type_and_drops_a_ros1_seq(ros2):
     from tests.hardware.test_messages import CASES
 
     for name, case in CASES.items():
-        if "image" in name:  # cameras are not carried
-            continue
         msg = case(False)
         obj = to_ros(msg)
         assert type(obj).__name__ == type(msg).__name__
@@ -297,11 +295,112 @@ def test_conversion_round_trips_every_carried_type_and_drops_a_ros1_seq(ros2):
 def test_the_driver_refuses_what_it_cannot_serve_before_touching_ros(ros2):
     from hardware.ros2.driver import Ros2ArmDriver
 
-    with pytest.raises(ValueError, match="does not carry camera images"):
-        Ros2ArmDriver(pusht_robot(cameras={"overhead_image": "/overhead_camera/image_raw"}))
+    with pytest.raises(ValueError, match="not a valid ROS 2 topic name"):
+        Ros2ArmDriver(pusht_robot(cameras={"overhead_image": "/overhead camera"}))
     with pytest.raises(ValueError, match="not a valid ROS 2 topic name"):
         Ros2ArmDriver(pusht_robot(state_topic="/joint states"))
     with pytest.raises(ValueError, match=r"domain_id must be in 0\.\.232"):
         Ros2ArmDriver(pusht_robot(), domain_id=300)
     Ros2ArmDriver(pusht_robot())
     assert ros2.inits == [] and ros2.nodes == []
+
+
+# --- cameras ----------------------------------------------------------------------------------------------------------
+CAMERAS = {"overhead_image": "/overhead_camera/image_raw", "wrist_image": "/wrist_camera/image_raw/compressed"}
+
+
+def fake_header(stamp_s: float):
+    sec, nanosec = divmod(round(stamp_s * 1e9), 1_000_000_000)
+    return fake_rclpy.Header(stamp=fake_rclpy.Time(sec=sec, nanosec=nanosec), frame_id="cam")
+
+
+def image(pixels: np.ndarray, stamp_s: float, encoding: str = "rgb8"):
+    """A sensor_msgs/Image as a camera driver publishes it: ``pixels`` (H, W, C) in ``encoding``'s channel order."""
+    height, width, channels = pixels.shape
+    return fake_rclpy.Image(header=fake_header(stamp_s), height=height, width=width, encoding=encoding,
+                            is_bigendian=0, step=width * channels, data=array.array("B", pixels.tobytes()))
+
+
+def png(pixels: np.ndarray, stamp_s: float):
+    """A sensor_msgs/CompressedImage holding ``pixels`` (H, W, 3) RGB as png."""
+    import io
+
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels).save(buffer, format="PNG")
+    return fake_rclpy.CompressedImage(header=fake_header(stamp_s), format="png",
+                                      data=array.array("B", buffer.getvalue()))
+
+
+def test_connect_names_a_camera_that_never_published(ros2):
+    driver = make_driver("ros2", pusht_robot(cameras=CAMERAS), WallClock(), {"state_timeout_s": 0.3})
+    threading.Thread(target=lambda: (time.sleep(0.05), arm_is_up(ros2)), daemon=True).start()
+    with pytest.raises(TimeoutError, match=r"no sensor_msgs/Image for camera 'overhead_image' on "
+                       r"/overhead_camera/image_raw; no sensor_msgs/CompressedImage for camera 'wrist_image' on "
+                       r"/wrist_camera/image_raw/compressed\. Is the arm's ROS 2 driver"):
+        driver.connect()
+
+
+def test_camera_frames_arrive_as_rgb_with_their_stamps_and_an_old_or_future_frame_faults(ros2):
+    from hardware.safety import SafetyFault
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    wrist = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    driver = make_driver("ros2", pusht_robot(cameras=CAMERAS), WallClock(), {"state_timeout_s": 3.0})
+
+    def camera_and_arm() -> None:
+        while not ros2.subscriptions(CAMERAS["wrist_image"]):
+            time.sleep(0.005)
+        arm_is_up(ros2)
+        ros2.deliver(CAMERAS["overhead_image"], image(rgb, time.time()))
+        ros2.deliver(CAMERAS["wrist_image"], png(wrist, time.time()))
+
+    thread = threading.Thread(target=camera_and_arm, daemon=True)
+    thread.start()
+    driver.connect()
+    thread.join(timeout=5)
+    try:
+        subs = {s.topic_name: s for s in ros2.nodes[0].subscriptions}
+        assert subs[CAMERAS["overhead_image"]].msg_type is fake_rclpy.Image
+        assert subs[CAMERAS["wrist_image"]].msg_type is fake_rclpy.CompressedImage
+        assert subs[CAMERAS["overhead_image"]].qos_profile.reliability is fake_rclpy.ReliabilityPolicy.BEST_EFFORT
+        now = time.time()
+        ros2.deliver("/joint_states", joint_state((int(now), 0)))
+        ros2.deliver(CAMERAS["overhead_image"], image(rgb[..., ::-1].copy(), now - 0.05, encoding="bgr8"))
+        ros2.settle()
+        state = driver.read_state()
+        assert set(state.images) == set(CAMERAS)
+        overhead = state.images["overhead_image"]
+        assert overhead.shape == (4, 5, 3) and overhead.dtype == np.uint8
+        np.testing.assert_array_equal(overhead, rgb)  # bgr8 turned into RGB
+        np.testing.assert_array_equal(state.images["wrist_image"], wrist)  # png decoded
+        assert state.image_stamps["overhead_image"] == pytest.approx(now - 0.05, abs=1e-6)
+        # a camera whose newest frame is older than max_state_age_s: stale, like an old joint state
+        ros2.deliver(CAMERAS["overhead_image"], image(rgb, time.time() - 1.0))
+        ros2.settle()
+        with pytest.raises(SafetyFault, match=r"stale camera frame: the newest frame for 'overhead_image' on "
+                           r"/overhead_camera/image_raw is 1\.\d+ s old") as info:
+            driver.read_state()
+        assert info.value.check == "stale_state" and info.value.limit == driver.robot.watchdog.max_state_age_s
+        # one stamped in the future: the clocks disagree
+        ros2.deliver(CAMERAS["overhead_image"], image(rgb, time.time() + 1.0))
+        ros2.settle()
+        with pytest.raises(SafetyFault, match="stamped 1.* s in the future") as info:
+            driver.read_state()
+        assert info.value.check == "clock"
+        # a zero stamp and a malformed frame are refused with the camera named
+        ros2.deliver(CAMERAS["overhead_image"], image(rgb, 0.0))
+        ros2.settle()
+        with pytest.raises(ValueError, match="camera 'overhead_image' on /overhead_camera/image_raw has a zero "
+                           "header stamp"):
+            driver.read_state()
+        bad = image(rgb, time.time())
+        bad.step = 3
+        ros2.deliver(CAMERAS["overhead_image"], bad)
+        ros2.settle()
+        with pytest.raises(ValueError, match="camera 'overhead_image'.*step 3 is less than width"):
+            driver.read_state()
+    finally:
+        driver.close()

@@ -271,10 +271,14 @@ def finish_main_steps(results: dict[str, Any], workdir: Path, held: dict[str, An
 
 
 # --- test side --------------------------------------------------------------------------------------------------------
-def run_scenario(scenario: Path, checkpoint: Path, workdir: Path, label: str) -> dict:
-    """Run ``scenario`` once in its own network namespace; its JSON results."""
-    script = " ".join(shlex.quote(a) for a in (sys.executable, str(scenario), "--checkpoint", str(checkpoint),
-                                                "--workdir", str(workdir)))
+def run_scenario(scenario: Path, checkpoint: Path | None, workdir: Path, label: str,
+                 extra_args: tuple[str, ...] = ()) -> dict:
+    """Run ``scenario`` once in its own network namespace (with --checkpoint unless it is None, --workdir and
+    ``extra_args``); its JSON results."""
+    argv = [sys.executable, str(scenario), "--workdir", str(workdir), *extra_args]
+    if checkpoint is not None:
+        argv += ["--checkpoint", str(checkpoint)]
+    script = " ".join(shlex.quote(a) for a in argv)
     proc = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {script}"], cwd=ROOT,
                           capture_output=True, text=True, timeout=240)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -385,3 +389,42 @@ def assert_stale_state_fault_then_one_hold(fault: dict) -> None:
     assert all(t <= fault["killed_at"] + fault["max_state_age_s"] + 0.3 for _, t in fault["sent"][:-1]), fault
     assert fault["ended"] - fault["killed_at"] < 1.0, fault  # it noticed within the limit and a tick or two
     assert fault["driver_sent"] == len(kinds), fault  # the driver published exactly these, hold included
+
+
+# --- cameras (tests/hardware/camera_scenario.py) ----------------------------------------------------------------------
+def assert_camera_frames_reached_the_driver(scenario: dict) -> None:
+    """Every state read carried the overhead frame as (96, 96, 3) uint8, fresh, stamped like a joint state (the sim
+    node stamps a frame with its state's stamp), and each is pixel for pixel the frame the node published."""
+    frames = step(scenario, "frames")
+    assert all(f["shape"] == [96, 96, 3] and f["dtype"] == "uint8" and f["keys"] == ["overhead_image"]
+               for f in frames), frames
+    assert all(0.0 <= f["age_s"] < 0.25 for f in frames), frames
+    assert any(f["image_stamp"] == f["state_stamp"] for f in frames), frames  # same publish cycle at least once
+    assert all(abs(f["image_stamp"] - f["state_stamp"]) <= 0.05 for f in frames), frames
+    compare = step(scenario, "compare")
+    assert compare["published"] > 0 and len(compare["frames"]) == len(frames)
+    assert all(f["found"] and f["equal"] for f in compare["frames"]), compare["frames"]
+    assert all(f["distinct_values"] > 1 for f in compare["frames"]), "the rendered frames are blank"
+
+
+def assert_a_silent_camera_is_named_at_connect(scenario: dict) -> None:
+    missing = step(scenario, "missing_camera")
+    assert missing["raised"] == "TimeoutError", missing
+    assert "no sensor_msgs/Image for camera 'overhead_image' on" in missing["message"], missing
+    assert "no_camera/image_raw" in missing["message"], missing
+
+
+def assert_a_stopped_camera_faults_stale_then_one_hold(scenario: dict) -> None:
+    """The node's camera stopped while its joint states went on: a stale_state fault naming the camera within the
+    limit and a tick or two, then exactly one hold as the last command and nothing after it."""
+    run = step(scenario, "camera_stop")
+    assert run["status"] == "fault" and run["fault_check"] == "stale_state", run
+    assert "stale camera frame" in run["fault"] and "'overhead_image'" in run["fault"], run
+    assert run["held"] and run["stop_error"] is None and run["node_alive"], run
+    assert run["camera_stopped_at"] is not None and run["ticks"] < run["max_ticks"], run
+    kinds = [name for name, _ in run["sent"]]
+    assert kinds.count("hold") == 1 and kinds[-1] == "hold" and "estop" not in kinds, kinds
+    assert kinds[:-1] and set(kinds[:-1]) == {"send_trajectory"}, kinds  # it was running before the stop
+    assert run["ended"] - run["camera_stopped_at"] < run["max_state_age_s"] + 0.5, run
+    assert run["driver_sent"] == len(kinds), run
+    assert step(scenario, "node_exit")["returncode"] == 0
