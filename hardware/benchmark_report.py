@@ -86,8 +86,8 @@ def deploy_table(results: dict[str, Any]) -> str:
         f"{results['seeds'][1]} ({results['episodes']} episodes per row), at most {results['max_seconds']:g} s per "
         f"episode on the wall clock, stop on success; inference {json.dumps(inference) if inference else 'as trained'}; "
         f"sim node states at {results['node_rate_hz']:g} Hz. Success: the run ended on the arm's task-success report "
-        "(evaluator: success at any step); score: Push-T goal coverage, the highest over the episode (evaluator: the "
-        "same, per env step).",
+        "(evaluator: success at any step); score: the task's score (Push-T: goal coverage), the highest over the "
+        "episode (evaluator: the same, per env step).",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),

@@ -30,6 +30,8 @@ middleware, on which topics those other sources and the task's success arrive). 
       tool: [0, 0, 0.15]      # optional: the tool point in the flange frame (m)
     cartesian_workspace: {x: [-0.8, -0.3], y: [-0.4, 0.4], z: [0.05, 0.6]}  # optional, needs kinematics: the tool
                               # point's box (m, base frame); an axis left out is unbounded
+    sim_scene: pusht          # optional: the task the simulated arm runs (pusht, the default, or obstacle); real
+                              # backends ignore it
 
 Every mistake is reported with the file, the field and what to write instead (RobotConfigError).
 Units are the joints' own: radians for revolute joints, metres for prismatic ones, per second (squared).
@@ -53,15 +55,16 @@ ROBOT_CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "robot"
 
 _TOP_KEYS = ("name", "control_rate_hz", "joints", "controller", "state_topic", "cameras", "observations", "action",
              "workspace", "max_step", "watchdog", "extra_topics", "success_topic", "estop_topic", "position_limits",
-             "kinematics", "cartesian_workspace")
+             "kinematics", "cartesian_workspace", "sim_scene")
 _OPTIONAL_TOP_KEYS = {"cameras": {}, "workspace": {}, "extra_topics": {}, "success_topic": None, "estop_topic": None,
-                      "position_limits": "reject", "kinematics": None, "cartesian_workspace": None}
+                      "position_limits": "reject", "kinematics": None, "cartesian_workspace": None, "sim_scene": "pusht"}
 _JOINT_KEYS = ("name", "lower", "upper", "velocity", "acceleration")
 _CONTROLLER_KEYS = ("type", "topic", "latency_s", "command_timeout_s")
 _WATCHDOG_KEYS = ("max_state_age_s", "max_inference_s")
 _KINEMATICS_KEYS = ("dh", "base", "tool")
 _DH_KEYS = ("a", "d", "alpha", "theta_offset")
 CARTESIAN_AXES = ("x", "y", "z")
+SIM_SCENES = ("pusht", "obstacle")  # hardware/sim_scenes.py's SCENES, named here so parsing needs no MuJoCo
 
 
 class RobotConfigError(ValueError):
@@ -162,6 +165,8 @@ class RobotConfig:
     # {axis ("x", "y", "z"): (lower, upper)} metres in the base frame: the box the tool point must stay in (ChunkSafety's
     # "cartesian_workspace" check); {} = none. An axis left out is unbounded.
     cartesian_workspace: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # the task scene the simulated arm runs (backend=sim and the sim nodes; hardware/sim_scenes.py)
+    sim_scene: str = "pusht"
     source: str = field(default="<dict>", compare=False)
 
     # ------------------------------------------------------------------------------------------ derived
@@ -320,6 +325,7 @@ class _Parser:
             position_limits=self.position_limits(data["position_limits"]),
             kinematics=kinematics,
             cartesian_workspace=self.cartesian_workspace(data["cartesian_workspace"], kinematics),
+            sim_scene=self.sim_scene(data["sim_scene"]),
             source=self.source,
         )
 
@@ -495,6 +501,12 @@ class _Parser:
             raise self.fail("position_limits", f"{value!r} is not a mode",
                             "write `position_limits: reject` (a target outside a joint's limits is a fault, the "
                             "default) or `position_limits: clamp` (it is moved onto the limit and counted)")
+        return value
+
+    def sim_scene(self, value: Any) -> str:
+        if value not in SIM_SCENES:
+            raise self.fail("sim_scene", f"{value!r} is not a scene the simulated arm has",
+                            f"write one of {list(SIM_SCENES)}, or leave the key out (pusht)")
         return value
 
     def watchdog(self, value: Any) -> WatchdogConfig:

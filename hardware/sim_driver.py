@@ -1,4 +1,5 @@
-"""An in-process MuJoCo arm: robopolicy's Push-T scene behind the ArmDriver interface, with no middleware.
+"""An in-process MuJoCo arm: a robopolicy task scene (hardware/sim_scenes.py) behind the ArmDriver interface, with no
+middleware.
 
 The simulation runs in the clock's time. Whenever the driver is called it first steps the physics up to
 ``clock.now()`` (2 ms steps), with the position actuators following a simulated controller (TrajectoryFollower).
@@ -32,12 +33,7 @@ from hardware.messages import (  # noqa: E402
 )
 from hardware.robot import RobotConfig  # noqa: E402
 from hardware.trajectory_follower import TrajectoryFollower  # noqa: E402
-from robopolicy.envs.pusht import SUCCESS_COVERAGE, PushTEnv  # noqa: E402
-from robopolicy.envs.pusht.geometry import coverage  # noqa: E402
-
-# Non-joint sources this arm reports in ArmState.extras: the block pose as (x, y, cos theta, sin theta), the same
-# layout as the Push-T env's `object` observation.
-EXTRAS = ("object_pose",)
+from hardware.sim_scenes import SCENES  # noqa: E402
 CAMERA = "overhead"  # the scene's only camera
 
 
@@ -54,9 +50,11 @@ class ReceivedCommand:
 
 
 class SimArmDriver(ArmDriver):
-    """The Push-T pusher as a 2-joint arm (conf/robot/pusht_sim.yaml), simulated in the clock's time.
+    """A disk on two slide joints as a 2-joint arm, simulated in the clock's time, in the robot config's
+    ``sim_scene`` (hardware/sim_scenes.py: Push-T's pusher, conf/robot/pusht_sim.yaml, or the obstacle task's agent,
+    conf/robot/obstacle_sim.yaml).
 
-    seed: the episode's initial state, as ``PushTEnv.reset(seed=seed)``; ``initial_state`` (the env's (12,)
+    seed: the episode's initial state, as the scene env's ``reset(seed=seed)``; ``initial_state`` (the env's
     ``get_state()`` layout) overrides it. Cameras named in the robot config are rendered from the scene's overhead
     camera at ``image_size`` pixels (needs an offscreen GL context).
     """
@@ -68,7 +66,8 @@ class SimArmDriver(ArmDriver):
         self.seed = seed
         self.initial_state = None if initial_state is None else np.asarray(initial_state, dtype=np.float64)
         self.image_size = image_size
-        self.env = PushTEnv(render_mode=None)
+        self.scene = SCENES[robot.sim_scene]()
+        self.env = self.scene.env
         self.model, self.data = self.env.model, self.env.data
         self._qpos, self._qvel, self._actuators = self._joint_addresses()
         self._check_sources()
@@ -92,8 +91,9 @@ class SimArmDriver(ArmDriver):
                 actuated[model.joint(int(model.actuator_trnid[a, 0])).name] = a
         missing = [n for n in self.robot.joint_names if n not in actuated]
         if missing:
-            raise ValueError(f"robot '{self.robot.name}' has joints {missing} that the Push-T model does not actuate; "
-                             f"the simulated arm's joints are {sorted(actuated)} (use robot=pusht_sim)")
+            raise ValueError(f"robot '{self.robot.name}' has joints {missing} that the {self.robot.sim_scene} scene "
+                             f"does not actuate; its joints are {sorted(actuated)} (robot=pusht_sim and "
+                             "robot=obstacle_sim describe the two scenes)")
         names = self.robot.joint_names
         qpos = np.array([model.joint(n).qposadr[0] for n in names], dtype=np.intp)
         qvel = np.array([model.joint(n).dofadr[0] for n in names], dtype=np.intp)
@@ -101,10 +101,10 @@ class SimArmDriver(ArmDriver):
 
     def _check_sources(self) -> None:
         extras = [s.extra for s in self.robot.observations.values() if s.extra is not None]
-        unknown = [e for e in extras if e not in EXTRAS]
+        unknown = [e for e in extras if e not in self.scene.extras]
         if unknown:
-            raise ValueError(f"robot '{self.robot.name}' asks for extra sources {unknown}; the simulated arm "
-                             f"provides {list(EXTRAS)}")
+            raise ValueError(f"robot '{self.robot.name}' asks for extra sources {unknown}; the simulated arm's "
+                             f"{self.robot.sim_scene} scene provides {list(self.scene.extras)}")
         if len(self.robot.cameras) > 1:
             raise ValueError(f"robot '{self.robot.name}' lists cameras {list(self.robot.cameras)}; the simulated "
                              f"scene has one camera ('{CAMERA}'), so list at most one")
@@ -114,10 +114,7 @@ class SimArmDriver(ArmDriver):
         """Reset the scene (seed or initial_state), start simulated time at ``clock.now()``, hold still."""
         if self._closed:
             raise RuntimeError("SimArmDriver is closed; build a new one")
-        if self.initial_state is not None:
-            self.env.reset(options={"state": self.initial_state})
-        else:
-            self.env.reset(seed=self.seed)
+        self.scene.reset(self.seed, self.initial_state)
         self._t0, self._steps = self.clock.now(), 0
         self.follower = TrajectoryFollower(self.robot.joint_names, self._positions(),
                                            self.robot.controller.command_timeout_s)
@@ -129,13 +126,12 @@ class SimArmDriver(ArmDriver):
 
     def read_state(self) -> ArmState:
         self._advance()
-        pose = self.env.block_pose
         images = {key: self._render() for key in self.robot.cameras}
         return ArmState(
             stamp=self.sim_time,
             positions=self._positions(),
             velocities=self.data.qvel[self._qvel].copy(),
-            extras={"object_pose": np.array([pose[0], pose[1], math.cos(pose[2]), math.sin(pose[2])])},
+            extras=self.scene.extra_values(),
             images=images,
             image_stamps={key: self.sim_time for key in images},
         )
@@ -196,7 +192,8 @@ class SimArmDriver(ArmDriver):
         self._connected = False
 
     def task_success(self) -> bool:
-        return self.score() >= SUCCESS_COVERAGE
+        self.score()  # keeps max_score up to date
+        return self.scene.success()
 
     # ------------------------------------------------------------------------------------------ extras
     @property
@@ -210,9 +207,9 @@ class SimArmDriver(ArmDriver):
         return sum(c.ignored for c in self.commands)
 
     def score(self) -> float:
-        """The Push-T score now: coverage of the goal T by the block, 0..1 (also kept in ``max_score``, the highest
-        read since connect: sampled whenever the score or task success is read, e.g. once per control tick)."""
-        score = float(coverage(self.env.block_pose, self.env.goal_pose))
+        """The scene's score now, 0..1 (also kept in ``max_score``, the highest read since connect: sampled whenever
+        the score or task success is read, e.g. once per control tick)."""
+        score = self.scene.score()
         self.max_score = max(self.max_score, score)
         return score
 
@@ -242,6 +239,7 @@ class SimArmDriver(ArmDriver):
         while self._steps < target_steps:
             self._apply()
             mujoco.mj_step(self.model, self.data)
+            self.scene.after_physics_step()
             self._steps += 1
 
     def _render(self) -> np.ndarray:

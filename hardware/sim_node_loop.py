@@ -42,7 +42,8 @@ from hardware.messages import (
     numpy_to_float64_multiarray,
 )
 from hardware.robot import RobotConfig, load_robot
-from hardware.sim_driver import CAMERA, EXTRAS, SimArmDriver
+from hardware.sim_driver import CAMERA, SimArmDriver
+from hardware.sim_scenes import SCENES
 
 DEFAULT_SEED = 1_000_000  # conf/deploy.yaml's sim.seed: the first evaluation seed, disjoint from demonstrations
 
@@ -62,10 +63,11 @@ class TopicSimArmNode(ABC):
         self.rate_hz = float(rate_hz if rate_hz is not None else robot.control_rate_hz)
         if not self.rate_hz > 0:
             raise ValueError(f"rate_hz must be positive, got {rate_hz}")
-        unknown = sorted(set(robot.extra_topics) - set(EXTRAS))
+        provided = SCENES[robot.sim_scene].extras
+        unknown = sorted(set(robot.extra_topics) - set(provided))
         if unknown:
             raise ValueError(f"robot '{robot.name}' maps extra sources {unknown} to topics, but the simulated arm provides "
-                             f"only {list(EXTRAS)}")
+                             f"only {list(provided)}")
         self.clock = WallClock()
         self.arm = SimArmDriver(robot, clock=self.clock, seed=seed, initial_state=initial_state, image_size=image_size)
         self.seed = seed

@@ -3,8 +3,10 @@ import pytest
 
 from hardware.clock import ManualClock
 from hardware.messages import Float64MultiArray, JointTrajectory
-from hardware.robot import RobotConfig
+from hardware.robot import SIM_SCENES, RobotConfig, RobotConfigError, load_robot
 from hardware.sim_driver import SimArmDriver
+from hardware.sim_scenes import SCENES
+from robopolicy.envs.obstacle import AroundObstacleEnv
 from robopolicy.envs.pusht import GOAL_POSE, PushTEnv
 from tests.hardware.stubs import pusht_dict, pusht_robot, scene
 
@@ -130,12 +132,38 @@ def test_configs_the_simulated_arm_cannot_serve_are_refused():
     data["joints"][0]["name"] = "shoulder_pan_joint"
     data["action"][0] = data["observations"]["agent_pos"][0] = "shoulder_pan_joint"
     data["workspace"] = {}
-    with pytest.raises(ValueError, match=r"\['shoulder_pan_joint'\] that the Push-T model does not actuate"):
+    with pytest.raises(ValueError, match=r"\['shoulder_pan_joint'\] that the pusht scene does not actuate"):
         SimArmDriver(RobotConfig.from_dict(data))
     data = pusht_dict()
     data["observations"]["object"] = {"extra": "block_velocity"}
-    with pytest.raises(ValueError, match=r"extra sources \['block_velocity'\]; the simulated arm provides"):
+    with pytest.raises(ValueError, match=r"extra sources \['block_velocity'\]; the simulated arm's pusht scene provides"):
         SimArmDriver(RobotConfig.from_dict(data))
+    data = pusht_dict()
+    data["sim_scene"] = "obstacle"  # Push-T's joint names in the obstacle scene
+    with pytest.raises(ValueError, match="that the obstacle scene does not actuate"):
+        SimArmDriver(RobotConfig.from_dict(data))
+    data["sim_scene"] = "kitchen"
+    with pytest.raises(RobotConfigError, match="sim_scene.*'kitchen' is not a scene.*pusht"):
+        RobotConfig.from_dict(data)
+
+
+def test_the_obstacle_scene_starts_as_the_env_and_fails_on_a_touch(clock):
+    arm = SimArmDriver(load_robot("obstacle_sim"), clock=clock, seed=1_000_003)
+    arm.connect()
+    state = arm.read_state()
+    env = AroundObstacleEnv(render_mode=None)
+    np.testing.assert_array_equal(state.positions, env.reset(seed=1_000_003)[0]["agent_pos"])
+    assert state.extras == {} and 0.0 <= arm.score() < 0.1 and not arm.task_success()
+    arm.send_setpoint(state.positions + [0.0, 0.15])  # straight up, into the obstacle's underside
+    at(clock, arm, 2.0)
+    assert arm.scene.collided and arm.score() == 0.0 and not arm.task_success()
+    # Round the obstacle's left end, then to the goal: success, with the best score kept in max_score.
+    arm.connect()
+    for target in ([-0.15, -0.19], [-0.15, 0.12], [0.0, 0.17]):
+        arm.send_setpoint(np.array(target))
+        clock.sleep_until(clock.now() + 1.5)
+        arm.read_state()
+    assert not arm.scene.collided and arm.task_success() and arm.max_score == 1.0
 
 
 def test_must_be_connected_first():
@@ -155,3 +183,7 @@ def test_a_configured_camera_renders_the_same_frame_as_the_image_env():
     env.close()
     assert frame.shape == (48, 48, 3) and frame.dtype == np.uint8
     np.testing.assert_array_equal(frame, expected)
+
+
+def test_the_robot_parser_names_exactly_the_scenes_the_simulated_arm_has():
+    assert set(SIM_SCENES) == set(SCENES)
