@@ -63,6 +63,7 @@ def test_rows_are_mean_and_std_over_seeds_and_the_table_has_every_column():
     for column in ("success", "score", "latency ms (median / p95)", "nfe", "parameters", "train min", "seeds"):
         assert column in header
     assert "| diffusion | 0.40 ± 0.16 | 0.700 ± 0.163 | 20.0 / 40.0 | 100 | 1.50 M | 2.0 | 10 | 0, 1, 2 |" in table
+    assert "| bc | 0.00 (1 seed) | 0.100 (1 seed) |" in table  # one seed: no spread to claim
     assert table.count("`python scripts/benchmark.py` — 4 cell(s), commit abc, d, cpu (2 cores, GPU: none)") == 1
 
 

@@ -178,6 +178,11 @@ def matrix_suite(args: Any) -> dict[str, Any]:
     return {"preset": preset["name"], "rows": summarize(records), "cells": records, "failures": failures}
 
 
+def _spread(mean: float, std: float, digits: int, seeds: list[int]) -> str:
+    """"mean ± std" over several seeds; one seed has no spread to show, so the cell says so instead."""
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(seeds) > 1 else f"{mean:.{digits}f} (1 seed)"
+
+
 def matrix_table(results: Mapping[str, Any]) -> str:
     """Markdown: one table per task, each headed by the command(s) and machine(s) its cells were run with."""
     lines = [f"Preset `{results['preset']}`: mean ± std over training seeds; each seed evaluated on the same held-out "
@@ -192,7 +197,8 @@ def matrix_table(results: Mapping[str, Any]) -> str:
                   "|---|---|---|---|---|---|---|---|---|"]
         for r in (r for r in results["rows"] if r["task"] == task):
             lines.append(
-                f"| {r['family']} | {r['success_mean']:.2f} ± {r['success_std']:.2f} | {r['score_mean']:.3f} ± {r['score_std']:.3f} "
+                f"| {r['family']} | {_spread(r['success_mean'], r['success_std'], 2, r['seeds'])} "
+                f"| {_spread(r['score_mean'], r['score_std'], 3, r['seeds'])} "
                 f"| {r['latency_ms_median']:.1f} / {r['latency_ms_p95']:.1f} | {r['nfe']:g} | {r['parameters'] / 1e6:.2f} M "
                 f"| {r['train_minutes']:.1f} | {r['train_steps']} | {', '.join(map(str, r['seeds']))} |")
         lines.append("")
