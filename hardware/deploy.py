@@ -6,10 +6,13 @@ Takes the plain config Hydra composed (conf/deploy.yaml), so the script stays on
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from hardware.clock import Clock, ManualClock, WallClock
 from hardware.command_log import CommandLog
@@ -20,6 +23,8 @@ from hardware.robot import RobotConfig
 from hardware.safety import EStop
 from hardware.sim_driver import SimArmDriver
 from robopolicy.core import PolicyRunner, load_policy
+from robopolicy.core.checkpoint import CONFIG_FILE
+from robopolicy.envs import control_rate_hz
 
 
 def _sim(robot: RobotConfig, clock: Clock, options: Mapping[str, Any]) -> ArmDriver:
@@ -165,6 +170,25 @@ class DeployResult:
         return f"{head}\n{self.loop.summary()}{tail}"
 
 
+def check_control_rate(robot: RobotConfig, checkpoint: str | Path, allow_mismatch: bool = False) -> None:
+    """Refuse a robot whose control rate differs from the rate of the env the checkpoint was trained in.
+
+    A policy's chunk is a sequence of actions one training tick apart; played at another rate the arm moves faster
+    or slower than anything in the demonstrations. Skipped when the checkpoint has no env_args or its env does not
+    say its rate (robopolicy.envs.control_rate_hz), and when ``allow_mismatch`` is set.
+    """
+    config = yaml.safe_load((Path(checkpoint) / CONFIG_FILE).read_text()) or {}
+    env_args = config.get("env_args")
+    trained = control_rate_hz(env_args) if env_args else None
+    if allow_mismatch or trained is None or math.isclose(trained, robot.control_rate_hz, rel_tol=1e-6):
+        return
+    raise ValueError(
+        f"checkpoint {checkpoint} was trained on {env_args.get('env_name')} at {trained:g} Hz, but robot "
+        f"'{robot.name}' ticks at control_rate_hz {robot.control_rate_hz:g} Hz: each chunk would play "
+        f"{robot.control_rate_hz / trained:.2g}x as fast as the demonstrations. Set robot.control_rate_hz={trained:g} "
+        "(or the rate in its YAML), or pass allow_rate_mismatch=true if that is what you want")
+
+
 def deploy(cfg: Mapping[str, Any]) -> DeployResult:
     """Load the checkpoint, build the robot config, driver and clock, and run the control loop once.
 
@@ -182,6 +206,7 @@ def deploy(cfg: Mapping[str, Any]) -> DeployResult:
     dry_run = cfg.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise ValueError(f"dry_run must be true or false, got {dry_run!r} (scripts/deploy.py ... dry_run=true)")
+    check_control_rate(robot, cfg["checkpoint"], bool(cfg.get("allow_rate_mismatch", False)))
     status_every_s = cfg.get("status_every_s")
     log_path = resolve_log_path(cfg.get("log_path"))
     estop = EStop()

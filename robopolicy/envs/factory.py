@@ -35,3 +35,26 @@ def make_env(env_args: Mapping[str, Any], **overrides: Any) -> gym.Env:
         f"env type {env_type} ({env_args['env_name']}) is not supported; known types: "
         f"{ENV_TYPE_ROBOSUITE} (robosuite), {ENV_TYPE_GYM} (gymnasium)"
     )
+
+
+def control_rate_hz(env_args: Mapping[str, Any]) -> float | None:
+    """The rate (Hz) at which the env of ``env_args`` takes actions, read without building it; None if it does not say.
+
+    gymnasium envs: their class's ``metadata["render_fps"]`` (ours render one frame per control step); robosuite
+    envs: ``env_kwargs["control_freq"]``, as robomimic stores it.
+    """
+    env_type = int(env_args.get("type", 0))
+    if env_type == ENV_TYPE_ROBOSUITE:
+        rate = (env_args.get("env_kwargs") or {}).get("control_freq")
+        return None if rate is None else float(rate)
+    if env_type == ENV_TYPE_GYM:
+        import robopolicy.envs  # noqa: F401  (registers our env ids)
+
+        try:
+            entry_point = gym.spec(env_args["env_name"]).entry_point
+        except gym.error.Error:
+            return None
+        env_class = gym.envs.registration.load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+        rate = getattr(env_class, "metadata", {}).get("render_fps")
+        return None if rate is None else float(rate)
+    return None

@@ -37,6 +37,33 @@ def checkpoint(tmp_path_factory):
     return save_checkpoint(tmp_path_factory.mktemp("deploy") / "ckpt", policy)
 
 
+@pytest.fixture(scope="module")
+def pusht_checkpoint(checkpoint, tmp_path_factory):
+    """The same policy, saved with the env_args of Push-T (10 Hz) as a trained checkpoint has them."""
+    from robopolicy.core import load_policy
+
+    env_args = {"env_name": "robopolicy/PushT-v0", "type": 2, "env_kwargs": {"image_obs": False, "max_steps": 300}}
+    return save_checkpoint(tmp_path_factory.mktemp("deploy") / "ckpt", load_policy(checkpoint), config={"env_args": env_args})
+
+
+def test_a_robot_ticking_at_another_rate_than_training_is_refused_unless_allowed(pusht_checkpoint):
+    robot = {**pusht_dict(), "control_rate_hz": 20}
+    with pytest.raises(ValueError, match=r"trained on robopolicy/PushT-v0 at 10 Hz, but robot 'pusht_sim' ticks at "
+                                         r"control_rate_hz 20 Hz.*2x as fast.*robot.control_rate_hz=10"):
+        deploy(job(pusht_checkpoint, robot=robot))
+    assert deploy(job(pusht_checkpoint, robot=robot, allow_rate_mismatch=True, max_ticks=2, max_seconds=None)).loop.ticks == 2
+    assert deploy(job(pusht_checkpoint, max_ticks=2, max_seconds=None)).loop.ticks == 2  # 10 Hz, as trained
+
+
+def test_control_rates_are_read_from_env_args_without_building_the_env():
+    from robopolicy.envs import control_rate_hz
+
+    assert control_rate_hz({"env_name": "robopolicy/PushT-v0", "type": 2}) == 10.0
+    assert control_rate_hz({"env_name": "robopolicy/AroundObstacle-v0", "type": 2}) == 10.0
+    assert control_rate_hz({"env_name": "Lift", "type": 1, "env_kwargs": {"control_freq": 20}}) == 20.0
+    assert control_rate_hz({"env_name": "NotRegistered-v0", "type": 2}) is None
+
+
 def job(checkpoint, **changes) -> dict:
     cfg = {"checkpoint": str(checkpoint), "robot": pusht_dict(), "backend": "sim", "weights": "ema", "device": "cpu",
            "max_seconds": 1.0, "max_ticks": None, "stop_on_success": True, "replan_every": None, "inference": {},
