@@ -12,7 +12,7 @@ import yaml
 from hardware.clock import ManualClock
 from hardware.driver import ArmDriver, ArmState
 from hardware.robot import ROBOT_CONF_DIR, RobotConfig
-from robopolicy.core import Chunk, ChunkSpec, Normalizer, ObsSpec, Policy, ShapeMeta
+from robopolicy.core import Chunk, ChunkSpec, Normalizer, ObsSpec, Policy, ShapeMeta, build_policy
 from robopolicy.envs.pusht import PushTEnv
 
 META = ShapeMeta(obs={"agent_pos": ObsSpec((2,)), "object": ObsSpec((4,))}, action_dim=2)
@@ -27,6 +27,26 @@ def pusht_dict() -> dict:
 def pusht_robot(**changes) -> RobotConfig:
     """The Push-T robot config with top-level entries replaced."""
     return RobotConfig.from_dict({**pusht_dict(), **changes})
+
+
+def start_position(seed: int) -> np.ndarray:
+    """Where the simulated pusher starts for Push-T seed ``seed`` (2,)."""
+    env = PushTEnv(render_mode=None)
+    env.reset(seed=seed)
+    return env.pusher_pos
+
+
+def dithering_policy(seed: int) -> Policy:
+    """An untrained, tiny diffusion policy whose actions (normalized into [-1, 1] and clipped there) all lie within
+    1 mm of where the simulated pusher starts for Push-T seed ``seed``: it dithers in place, which every safety check
+    accepts."""
+    rng = np.random.default_rng(0)
+    data = {"agent_pos": rng.uniform(-0.2, 0.2, (64, 2)), "object": rng.uniform(-1, 1, (64, 4)),
+            "action": start_position(seed) + rng.uniform(-0.001, 0.001, (64, 2))}
+    config = {"name": "diffusion", "backbone": "mlp", "mlp_hidden": 32, "mlp_depth": 2, "step_embed_dim": 16,
+              "sampler": "ddim", "num_inference_steps": 4}
+    return build_policy({"policy": config, "shape_meta": META.to_dict(), "chunk_spec": SPEC.to_dict()},
+                        Normalizer.fit(META, data))
 
 
 def scene(pusher=(-0.1, -0.1), block=(0.12, 0.12, 0.0)) -> np.ndarray:

@@ -185,7 +185,7 @@ def still_checkpoint(tmp_path_factory):
     for the scenario's seed. On the wall clock a chunk's first point may get only a sliver of a tick (latency decides),
     so the policy must barely move for every safety check to pass whatever the timing."""
     from robopolicy.core import Normalizer, build_policy, save_checkpoint
-    from tests.hardware.test_deploy import start_position
+    from tests.hardware.stubs import start_position
 
     rng = np.random.default_rng(0)
     data = {"agent_pos": rng.uniform(-0.2, 0.2, (64, 2)), "object": rng.uniform(-1, 1, (64, 4)),

@@ -2,48 +2,30 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import yaml
 
 from hardware.command_log import read_log
 from hardware.deploy import deploy, resolve_log_path
 from hardware.robot import ROBOT_CONF_DIR
-from robopolicy.core import Normalizer, build_policy, save_checkpoint
-from robopolicy.envs.pusht import PushTEnv
-from tests.hardware.stubs import META, SPEC, pusht_dict
+from robopolicy.core import save_checkpoint
+from tests.hardware.stubs import dithering_policy, pusht_dict
 from tests.scripts.test_scripts import run
 
 SEED = 1_000_000  # conf/deploy.yaml's sim.seed
 
 
-def start_position(seed: int) -> np.ndarray:
-    env = PushTEnv(render_mode=None)
-    env.reset(seed=seed)
-    return env.pusher_pos
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """An untrained, tiny diffusion policy whose actions (normalized into [-1, 1] and clipped there) all lie within
-    1 mm of where the simulated pusher starts for SEED: it dithers in place, which every safety check accepts."""
-    rng = np.random.default_rng(0)
-    data = {"agent_pos": rng.uniform(-0.2, 0.2, (64, 2)), "object": rng.uniform(-1, 1, (64, 4)),
-            "action": start_position(SEED) + rng.uniform(-0.001, 0.001, (64, 2))}
-    config = {"name": "diffusion", "backbone": "mlp", "mlp_hidden": 32, "mlp_depth": 2, "step_embed_dim": 16,
-              "sampler": "ddim", "num_inference_steps": 4}
-    policy = build_policy({"policy": config, "shape_meta": META.to_dict(), "chunk_spec": SPEC.to_dict()},
-                          Normalizer.fit(META, data))
-    return save_checkpoint(tmp_path_factory.mktemp("deploy") / "ckpt", policy)
+    """A policy dithering within 1 mm of the pusher's start for SEED (tests/hardware/stubs.py)."""
+    return save_checkpoint(tmp_path_factory.mktemp("deploy") / "ckpt", dithering_policy(SEED))
 
 
 @pytest.fixture(scope="module")
-def pusht_checkpoint(checkpoint, tmp_path_factory):
+def pusht_checkpoint(tmp_path_factory):
     """The same policy, saved with the env_args of Push-T (10 Hz) as a trained checkpoint has them."""
-    from robopolicy.core import load_policy
-
     env_args = {"env_name": "robopolicy/PushT-v0", "type": 2, "env_kwargs": {"image_obs": False, "max_steps": 300}}
-    return save_checkpoint(tmp_path_factory.mktemp("deploy") / "ckpt", load_policy(checkpoint), config={"env_args": env_args})
+    return save_checkpoint(tmp_path_factory.mktemp("deploy") / "ckpt", dithering_policy(SEED), config={"env_args": env_args})
 
 
 def test_a_robot_ticking_at_another_rate_than_training_is_refused_unless_allowed(pusht_checkpoint):

@@ -13,26 +13,19 @@ import pytest
 from hardware.benchmark import SEED_START, backend_problem, deploy_suite
 from hardware.benchmark_report import COLUMNS, deploy_table, summarize
 from hardware.command_log import CommandLog, command_timing, read_log
-from robopolicy.core import Normalizer, build_policy, save_checkpoint
-from tests.hardware.stubs import META, SPEC
-from tests.hardware.test_deploy import start_position
+from robopolicy.core import save_checkpoint
+from tests.hardware.stubs import dithering_policy
 
 EPISODE_S = 2.0
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """An untrained, tiny diffusion policy dithering within 1 mm of the pusher's start for SEED_START (see
-    tests/hardware/test_deploy.py), with env_args so that the evaluator can run it (20-step Push-T episodes)."""
-    rng = np.random.default_rng(0)
-    data = {"agent_pos": rng.uniform(-0.2, 0.2, (64, 2)), "object": rng.uniform(-1, 1, (64, 4)),
-            "action": start_position(SEED_START) + rng.uniform(-0.001, 0.001, (64, 2))}
-    config = {"name": "diffusion", "backbone": "mlp", "mlp_hidden": 32, "mlp_depth": 2, "step_embed_dim": 16,
-              "sampler": "ddim", "num_inference_steps": 4}
-    policy = build_policy({"policy": config, "shape_meta": META.to_dict(), "chunk_spec": SPEC.to_dict()},
-                          Normalizer.fit(META, data))
+    """A policy dithering within 1 mm of the pusher's start for SEED_START (tests/hardware/stubs.py), with env_args
+    so that the evaluator can run it (20-step Push-T episodes)."""
     env_args = {"env_name": "robopolicy/PushT-v0", "type": 2, "env_kwargs": {"image_obs": False, "max_steps": 20}}
-    return save_checkpoint(tmp_path_factory.mktemp("bench") / "ckpt", policy, config={"env_args": env_args})
+    return save_checkpoint(tmp_path_factory.mktemp("bench") / "ckpt", dithering_policy(SEED_START),
+                           config={"env_args": env_args})
 
 
 @pytest.fixture(scope="module")
