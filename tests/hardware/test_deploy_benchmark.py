@@ -56,7 +56,13 @@ def _check_episode(row, backend):
     # one trajectory per chunk, each logged: stamp -> sent is positive and well within a tick
     assert len(row["stamp_to_send_ms"]) == row["trajectories"] == row["chunks"]
     assert all(0.0 < v < 100.0 for v in row["stamp_to_send_ms"]), row["stamp_to_send_ms"]
-    assert all(v == pytest.approx(100.0, abs=1e-3) for v in row["stamp_to_start_ms"])  # nothing dropped
+    # each first point is due a whole number of ticks after its observation: one tick when the chunk was out within
+    # half a tick (nothing dropped); later only when it was late, by as many ticks as points were dropped
+    ticks_ahead = [v / 100.0 for v in row["stamp_to_start_ms"]]
+    assert all(k == pytest.approx(round(k), abs=1e-5) and round(k) >= 1 for k in ticks_ahead), ticks_ahead
+    assert sum(round(k) - 1 for k in ticks_ahead) == row["points_dropped"]
+    for send, k in zip(row["stamp_to_send_ms"], ticks_ahead):
+        assert send >= 50.0 or round(k) == 1, (send, k)  # on time (under half a tick) -> nothing dropped
 
 
 @pytest.mark.parametrize("backend", ["sim", "dds", "ros1"])
