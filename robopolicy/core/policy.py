@@ -64,7 +64,9 @@ class Policy(nn.Module, ABC):
     def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
         """Optimizer parameter groups for a base learning rate; families override this to give parts their own rate.
 
-        The schedule scales every group alike; the last group should be the one at ``lr`` (it is the one logged).
+        Each group gets the trainer's warm-up + cosine schedule over the whole run, or over the steps
+        [``first_step``, ``last_step``) when the group gives them (a stage of a multi-stage family; ``last_step``
+        None: the end of the run). The last group should be the one at ``lr`` (it is the one logged).
         """
         return [{"params": list(self.parameters()), "lr": lr}]
 

@@ -21,7 +21,7 @@ from robopolicy.training.config import TrainConfig
 from robopolicy.training.ema import EMA
 from robopolicy.training.logger import MetricsLogger
 from robopolicy.training.sampler import StepBatchSampler
-from robopolicy.training.schedule import warmup_cosine
+from robopolicy.training.schedule import stage_schedule
 
 EvalFn = Callable[[Policy, int], Mapping[str, float]]  # (policy with EMA weights, step) -> metrics
 
@@ -65,9 +65,11 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.run_config = dict(run_config or {})
         self.evaluate, self.logger, self.progress = evaluate, logger, progress
-        self.optimizer = torch.optim.AdamW(policy.parameter_groups(cfg.lr), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        groups = policy.parameter_groups(cfg.lr)
+        windows = [(g.pop("first_step", 0), g.pop("last_step", None) or cfg.num_steps) for g in groups]
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: warmup_cosine(s, cfg.warmup_steps, cfg.num_steps, cfg.min_lr_ratio)
+            self.optimizer, [stage_schedule(first, last, cfg.warmup_steps, cfg.min_lr_ratio) for first, last in windows]
         )
         self.ema = EMA(policy, cfg.ema_power, cfg.ema_max_decay)
         self.sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed)

@@ -170,6 +170,8 @@ def test_training_runs_the_tokenizer_then_the_frozen_transformer_stage(low_dim_m
     assert stages == [1, 1, 1, 2, 2]
     groups = policy.parameter_groups(1e-4)
     assert [g["lr"] for g in groups] == [1e-3, 1e-4]  # the tokenizer at tokenizer_lr, the rest at the base rate
+    # each stage schedules its own learning rate: the tokenizer over the first 3 steps, the rest after them
+    assert [(g["first_step"], g.get("last_step")) for g in groups] == [(0, 3), (3, None)]
     assert sorted(id(p) for g in groups for p in g["params"]) == sorted(id(p) for p in policy.parameters())
     assert int(policy.state_dict()["tokenizer_updates"]) == 3  # the stage travels with checkpoints
     with pytest.raises(ValueError, match="training.num_steps=3 leaves no steps for the transformer"):

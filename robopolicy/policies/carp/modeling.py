@@ -56,11 +56,13 @@ class CARPPolicy(Policy):
         return int(self.tokenizer_updates) >= self.cfg.tokenizer_steps
 
     def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
-        """The tokenizer at ``tokenizer_lr`` (it converges slowly at transformer learning rates), the rest at ``lr``."""
+        """The tokenizer at ``tokenizer_lr`` (it converges slowly at transformer learning rates), the rest at ``lr``;
+        each stage with a learning-rate schedule of its own (the transformer's does not start half-decayed)."""
         tokenizer = list(self.tokenizer.parameters())
         ids = {id(p) for p in tokenizer}
-        return [{"params": tokenizer, "lr": self.cfg.tokenizer_lr or lr},
-                {"params": [p for p in self.parameters() if id(p) not in ids], "lr": lr}]
+        stage_two = self.cfg.tokenizer_steps
+        return [{"params": tokenizer, "lr": self.cfg.tokenizer_lr or lr, "first_step": 0, "last_step": stage_two},
+                {"params": [p for p in self.parameters() if id(p) not in ids], "lr": lr, "first_step": stage_two}]
 
     def check_training_budget(self, num_steps: int) -> None:
         if num_steps <= self.cfg.tokenizer_steps:
