@@ -27,7 +27,7 @@ class EnergyTransformer(nn.Module):
         self.obs_pos = nn.Parameter(0.02 * torch.randn(1, obs_horizon, dim))
         self.action_pos = nn.Parameter(0.02 * torch.randn(1, horizon, dim))
         self.blocks = nn.ModuleList([TransformerBlock(dim, heads, dropout=dropout) for _ in range(depth)])
-        # No bias in the last norm or the head: a constant energy offset changes no gradient, so it could never learn.
+        # No bias in the last norm or the head: the descent loss sees only dE/dy, so a constant offset would never learn.
         self.norm = nn.LayerNorm(dim, bias=False)
         self.head = nn.Linear(dim, 1, bias=False)
         self.obs_horizon = obs_horizon

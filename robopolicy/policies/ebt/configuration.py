@@ -18,6 +18,8 @@ class EBTConfig:
     Inference: ``inference_steps`` steps from noise, or from the previous chunk shifted by Ta (``warm_start``);
     ``candidates`` (G) descents per requested sample, the lowest final energy wins; ``early_stop_tol`` > 0
     stops once no sample's energy falls by more than that in a step.
+    Energy as uncertainty: ``contrastive_weight`` > 0 adds a logistic term that trains the final energy low for
+    each window's own observation and high for observations assembled from two windows (negatives.py).
     """
 
     dim: int = 64
@@ -36,6 +38,7 @@ class EBTConfig:
     candidates: int = 1
     warm_start: bool = False
     early_stop_tol: float = 0.0
+    contrastive_weight: float = 1.0
     encoder: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,6 +52,6 @@ class EBTConfig:
         for name in ("step_size", "init_std"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"ebt: {name} must be positive, got {getattr(self, name)}")
-        for name in ("langevin_std", "early_stop_tol", "dropout"):
+        for name in ("langevin_std", "early_stop_tol", "dropout", "contrastive_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ebt: {name} must be >= 0, got {getattr(self, name)}")

@@ -28,6 +28,7 @@ from robopolicy.core.config import dataclass_from_dict, dataclass_to_dict
 from robopolicy.encoders import EncoderConfig, ObsEncoder
 from robopolicy.nets.energy import EnergyTransformer
 from robopolicy.policies.ebt.configuration import EBTConfig
+from robopolicy.policies.ebt.negatives import mixed_observations
 
 
 @register_policy("ebt")
@@ -38,6 +39,10 @@ class EBTPolicy(Policy):
         cfg = dataclass_from_dict(EBTConfig, config, "ebt policy")
         super().__init__(shape_meta, chunk_spec, normalizer, dataclass_to_dict(cfg))
         self.cfg = cfg
+        if cfg.contrastive_weight > 0 and len(shape_meta.obs) < 2 and chunk_spec.obs_horizon < 2:
+            raise ValueError("ebt: contrastive_weight > 0 mixes observation keys or history frames of two windows, but "
+                             f"this task has one key ({next(iter(shape_meta.obs))}) and obs_horizon 1; set "
+                             "policy.contrastive_weight=0 or policy.obs_horizon=2")
         self.encoder = ObsEncoder(shape_meta, EncoderConfig.from_dict(cfg.encoder))
         self.energy_net = EnergyTransformer(
             shape_meta.action_dim, chunk_spec.pred_horizon, chunk_spec.obs_horizon, self.encoder.feature_dim,
@@ -113,10 +118,32 @@ class EBTPolicy(Policy):
         )
         errors = [F.mse_loss(y, x0) for y in chunks]
         loss = torch.stack(errors).mean() if self.cfg.loss_on_all_steps else errors[-1]
-        return loss, {
-            "loss": loss.item(), "final_mse": errors[-1].item(), "alpha": self.alpha.item(),
+        logs = {
+            "final_mse": errors[-1].item(), "alpha": self.alpha.item(),
             "energy_drop": (energies[0] - energies[-1]).mean().item() if len(energies) > 1 else 0.0, "steps": steps,
         }
+        if self.cfg.contrastive_weight > 0:
+            contrastive, energy_gap = self._contrastive_loss(batch["obs"], tokens, chunks[-1].detach(), steps)
+            loss = loss + self.cfg.contrastive_weight * contrastive
+            logs.update(contrastive=contrastive.item(), energy_gap=energy_gap)
+        return loss, {"loss": loss.item(), **logs}
+
+    def _contrastive_loss(
+        self, obs: ObsDict, tokens: torch.Tensor, descended: torch.Tensor, steps: int
+    ) -> tuple[torch.Tensor, float]:
+        """Logistic loss making the energy the negative log-odds that an observation is a consistent one.
+
+        Positives: each window's observation tokens (B, To, D) with the chunk its own descent reached (B, Tp, Da).
+        Negatives: observations assembled from two windows (negatives.mixed_observations) with the chunk the
+        same descent reaches for them, so the energy is trained high where inference will read it.
+        Returns the loss and the mean energy gap (negative minus positive).
+        """
+        mixed = self.encode_obs(mixed_observations(obs))
+        start = self.cfg.init_std * torch.randn_like(descended)
+        reached = self.descend(mixed, start, steps, create_graph=False)[0][-1]
+        positive, negative = self.energy(tokens, descended), self.energy(mixed, reached)
+        loss = F.softplus(positive).mean() + F.softplus(-negative).mean()
+        return loss, (negative - positive).mean().item()
 
     # --- inference ---------------------------------------------------------------------------------
     def predict_chunk(
