@@ -1,4 +1,4 @@
-"""Learning-rate schedule: linear warm-up, then cosine decay to ``min_lr_ratio`` of the peak, over a run or a stage of it."""
+"""Learning-rate schedule: linear warm-up, then cosine decay to ``min_lr_ratio`` of the peak (over a run or a stage)."""
 
 from __future__ import annotations
 

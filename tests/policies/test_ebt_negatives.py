@@ -15,10 +15,12 @@ from tests.policies.test_ebt import make_policy
 def _taken_from(mixed: dict, obs: dict, i: int, j: int) -> torch.Tensor | None:
     """(K, To) True where sample i's mixed cell (key, frame) is window j's and not its own; None when some cell
     is neither window i's nor window j's."""
+    def same(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # (To,): frame equal in every element
+        return (a == b).flatten(1).all(-1)
+
     taken = []
     for key in sorted(obs):
-        cell = lambda a, b: (a == b).flatten(1).all(-1)  # noqa: E731  (To,)
-        own, other = cell(mixed[key][i], obs[key][i]), cell(mixed[key][i], obs[key][j])
+        own, other = same(mixed[key][i], obs[key][i]), same(mixed[key][i], obs[key][j])
         if not (own | other).all():
             return None
         taken.append(other & ~own)

@@ -50,18 +50,24 @@ def tokenizer_report(policy, chunks) -> dict[str, Any]:
 
 
 def _shared_tokenizer(carp, config: dict[str, Any], steps: int, held_out) -> dict[str, Any]:
-    """Stage 1 only, with one tokenizer shared across action dimensions: the CARP run's data, steps, batch and optimizer."""
+    """Stage 1 only, with one tokenizer shared across action dimensions: the CARP run's data, steps, batch, optimizer
+    and learning-rate schedule."""
     import copy
 
     import torch
 
     from robopolicy.policies.carp import CARPPolicy
+    from robopolicy.training.schedule import stage_schedule
 
     torch.manual_seed(0)
     policy = CARPPolicy(carp.shape_meta, carp.chunk_spec, copy.deepcopy(carp.normalizer), {**carp.config, "per_dimension": False})
     train = _windows(config, carp.chunk_spec, "train", 1_000_000)
     training = config["training"]
-    optimizer = torch.optim.AdamW(policy.tokenizer.parameters(), lr=training["lr"], weight_decay=training["weight_decay"])
+    group = policy.parameter_groups(training["lr"])[0]  # the tokenizer's: its learning rate and its stage's window
+    window = group.pop("first_step", 0), group.pop("last_step", None) or training["num_steps"]
+    optimizer = torch.optim.AdamW([group], lr=training["lr"], betas=tuple(training["betas"]), weight_decay=training["weight_decay"])
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, stage_schedule(*window, training["warmup_steps"], training["min_lr_ratio"]))
     generator = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     for _ in range(steps):
@@ -70,6 +76,7 @@ def _shared_tokenizer(carp, config: dict[str, Any], steps: int, held_out) -> dic
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        schedule.step()
     return {"seconds": time.perf_counter() - start, "tokenizer_params": sum(p.numel() for p in policy.tokenizer.parameters()),
             **tokenizer_report(policy.eval(), held_out)}
 
