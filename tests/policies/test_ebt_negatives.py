@@ -62,7 +62,7 @@ def test_mixing_needs_two_windows_and_something_to_mix(low_dim_meta):
     one_key = ShapeMeta(obs={"agent_pos": ObsSpec((2,))}, action_dim=2)
     spec = ChunkSpec(obs_horizon=1, pred_horizon=6, action_horizon=3)
     with pytest.raises(ValueError, match="set policy.contrastive_weight=0 or policy.obs_horizon=2"):
-        EBTPolicy(one_key, spec, fitted_normalizer(one_key), {"dim": 16, "depth": 1, "heads": 2})
+        EBTPolicy(one_key, spec, fitted_normalizer(one_key), {"dim": 16, "depth": 1, "heads": 2, "contrastive_weight": 1})
     EBTPolicy(one_key, spec, fitted_normalizer(one_key), {"dim": 16, "depth": 1, "heads": 2, "contrastive_weight": 0})
 
 

@@ -88,8 +88,9 @@ RUNS = {
     "streaming_chunkwise": ("Streaming DP (chunk-wise levels only)", ["policy=streaming", "policy.constant_level_prob=0", STEPS]),
     # Second-order training is ~20x dearer per sample than DP's: a small batch with a higher learning rate,
     # and one thread so that it can share the 2 cores with another run.
+    # With the contrastive term: this suite measures the energy as uncertainty.
     "ebt": ("EBT-Policy", ["policy=ebt", "training.batch_size=32", "training.lr=1e-3", "training.warmup_steps=200",
-                           "training.num_threads=1", STEPS]),
+                           "policy.contrastive_weight=1.0", "training.num_threads=1", STEPS]),
     # 4000 tokenizer steps first, then the same 10k steps for the transformer as DP gets.
     "carp": ("CARP", ["policy=carp", "training.num_steps=14000"]),
 }

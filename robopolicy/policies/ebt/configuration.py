@@ -38,7 +38,7 @@ class EBTConfig:
     candidates: int = 1
     warm_start: bool = False
     early_stop_tol: float = 0.0
-    contrastive_weight: float = 1.0
+    contrastive_weight: float = 0.0
     encoder: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
