@@ -65,6 +65,7 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.run_config = dict(run_config or {})
         self.evaluate, self.logger, self.progress = evaluate, logger, progress
+        policy.check_training_budget(cfg.num_steps)  # before the schedule: a stage window may depend on it
         groups = policy.parameter_groups(cfg.lr)
         windows = [(g.pop("first_step", 0), g.pop("last_step", None) or cfg.num_steps) for g in groups]
         self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
@@ -78,7 +79,6 @@ class Trainer:
     # ------------------------------------------------------------------------------------- the loop
     def fit(self, resume: bool = False) -> TrainResult:
         cfg = self.cfg
-        self.policy.check_training_budget(cfg.num_steps)
         if cfg.num_threads > 0:
             torch.set_num_threads(cfg.num_threads)
         if resume:

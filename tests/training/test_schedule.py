@@ -35,6 +35,9 @@ def test_the_trainer_schedules_each_parameter_group_over_its_window(tmp_path):
             super().__init__()
             self.first, self.second = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
 
+        def check_training_budget(self, num_steps: int) -> None:
+            assert num_steps > 4
+
         def parameter_groups(self, lr: float) -> list[dict]:
             return [{"params": list(self.first.parameters()), "lr": 10 * lr, "first_step": 0, "last_step": 4},
                     {"params": list(self.second.parameters()), "lr": lr, "first_step": 4}]
