@@ -71,6 +71,15 @@ class RobotConfigParser:
             raise self.fail(where, f"{value} must be >= 0", "use 0 or a positive number of seconds")
         return value
 
+    def interval(self, pair: Any, where: str, how: str) -> tuple[float, float]:
+        """A [lower, upper] pair of finite numbers with lower < upper; ``how`` says how to write it."""
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise self.fail(where, f"expected [lower, upper], got {pair!r}", how)
+        lo, hi = self.number(pair[0], f"{where}[0]"), self.number(pair[1], f"{where}[1]")
+        if lo >= hi:
+            raise self.fail(where, f"lower {lo} is not below upper {hi}", "write [lower, upper] with lower < upper")
+        return lo, hi
+
     def text(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(where, f"expected a non-empty string, got {value!r}", "write the name as text")
@@ -222,12 +231,7 @@ class RobotConfigParser:
             where = f"workspace.{name}"
             if name not in by_name:
                 raise self.fail(where, "not a joint", f"use the names declared under `joints`: {list(by_name)}")
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-                raise self.fail(where, f"expected [lower, upper], got {pair!r}", "write two numbers, lower first")
-            lo, hi = self.number(pair[0], f"{where}[0]"), self.number(pair[1], f"{where}[1]")
-            if lo >= hi:
-                raise self.fail(where, f"lower {lo} is not below upper {hi}", "write [lower, upper] with lower < upper")
-            bounds[name] = (lo, hi)
+            bounds[name] = self.interval(pair, where, "write two numbers, lower first")
         return bounds
 
     def vector3(self, value: Any, where: str) -> tuple[float, float, float]:
@@ -273,12 +277,7 @@ class RobotConfigParser:
             where = f"cartesian_workspace.{axis}"
             if axis not in CARTESIAN_AXES:
                 raise self.fail(where, "not an axis", f"use {', '.join(CARTESIAN_AXES)}")
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-                raise self.fail(where, f"expected [lower, upper], got {pair!r}", "write two numbers in metres, lower first")
-            lo, hi = self.number(pair[0], f"{where}[0]"), self.number(pair[1], f"{where}[1]")
-            if lo >= hi:
-                raise self.fail(where, f"lower {lo} is not below upper {hi}", "write [lower, upper] with lower < upper")
-            bounds[axis] = (lo, hi)
+            bounds[axis] = self.interval(pair, where, "write two numbers in metres, lower first")
         return bounds
 
     def max_step(self, value: Any, joints: list[str]) -> dict[str, float]:
