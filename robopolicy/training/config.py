@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from robopolicy.training.precision import PRECISIONS
+
 
 @dataclass
 class TrainConfig:
@@ -30,6 +32,7 @@ class TrainConfig:
     seed: int = 0
     num_threads: int = 0
     device: str = "cpu"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.num_steps < 1 or self.batch_size < 1:
@@ -38,3 +41,5 @@ class TrainConfig:
             raise ValueError(f"training: lr must be positive, got {self.lr}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"training: min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"training: precision must be one of {list(PRECISIONS)}, got {self.precision!r}")

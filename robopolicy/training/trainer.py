@@ -20,6 +20,7 @@ from robopolicy.core import Policy, read_checkpoint, save_checkpoint
 from robopolicy.training.config import TrainConfig
 from robopolicy.training.ema import EMA
 from robopolicy.training.logger import MetricsLogger
+from robopolicy.training.precision import autocast_dtype
 from robopolicy.training.sampler import StepBatchSampler
 from robopolicy.training.schedule import stage_schedule
 
@@ -74,6 +75,7 @@ class Trainer:
         )
         self.ema = EMA(policy, cfg.ema_power, cfg.ema_max_decay)
         self.sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed)
+        self.autocast_dtype = autocast_dtype(cfg.precision, cfg.device)  # None: float32
         self.step = 0
 
     # ------------------------------------------------------------------------------------- the loop
@@ -85,6 +87,8 @@ class Trainer:
             self._restore(self.ckpt_dir / "last")
         else:
             seed_everything(cfg.seed)
+        if self.progress and self.autocast_dtype is not None:
+            tqdm.write(f"training.precision={cfg.precision}: forward pass and loss in {self.autocast_dtype} under autocast")
         start, loss_value, eval_metrics = time.perf_counter(), float("nan"), {}
         bar = tqdm(total=cfg.num_steps, initial=self.step, desc="train", unit="step", disable=not self.progress, dynamic_ncols=True)
         window_start, window_steps = time.perf_counter(), 0
@@ -110,7 +114,9 @@ class Trainer:
 
     def _train_step(self) -> tuple[float, dict[str, float]]:
         batch = _to_device(self.dataset.get_batch(self.sampler.indices(self.step)), self.cfg.device)
-        loss, metrics = self.policy.compute_loss(batch)
+        dtype = self.autocast_dtype
+        with torch.autocast(torch.device(self.cfg.device).type, dtype or torch.float32, enabled=dtype is not None):
+            loss, metrics = self.policy.compute_loss(batch)
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
             last = self.ckpt_dir / "last"

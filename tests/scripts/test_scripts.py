@@ -153,3 +153,19 @@ def test_config_errors_say_what_is_valid(tmp_path, dataset, override, expected):
                f"hydra.run.dir={tmp_path}", override, check=False)
     assert proc.returncode != 0
     assert expected in proc.stdout + proc.stderr
+
+
+def test_a_family_s_training_defaults_apply_over_the_shared_ones_and_under_the_command_line():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    shared = OmegaConf.load(ROOT / "conf" / "training" / "default.yaml")
+    diffusion = OmegaConf.load(ROOT / "conf" / "training" / "per_policy" / "diffusion.yaml")
+    assert set(diffusion) and set(diffusion) <= set(shared)  # it only refines keys the trainer knows
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        default, carp = compose("train").training, compose("train", overrides=["policy=carp"]).training
+        cli = compose("train", overrides=["training.lr=5e-4"]).training
+    assert all(default[k] == diffusion[k] for k in diffusion)
+    assert default.batch_size == shared.batch_size  # keys it does not name stay shared
+    assert all(carp[k] == shared[k] for k in diffusion)  # a family without a file gets the shared values
+    assert cli.lr == 5e-4 and cli.num_steps == diffusion.num_steps

@@ -10,7 +10,7 @@ import torch
 from robopolicy.core import ChunkSpec, Normalizer, load_policy
 from robopolicy.data import SequenceDataset, load_demos, shape_meta_from_file
 from robopolicy.policies.diffusion import DiffusionPolicy
-from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainingDiverged
+from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainingDiverged, precision
 from tests.data.helpers import write_file
 
 SPEC = ChunkSpec(obs_horizon=2, pred_horizon=4, action_horizon=2)
@@ -144,3 +144,33 @@ def test_evaluation_sees_ema_weights_and_does_not_disturb_training(tmp_path, dat
     ema = with_eval.ema.state()
     for key, value in seen[-1][2].items():
         torch.testing.assert_close(value, ema[key])
+
+
+def test_bf16_precision_autocasts_the_forward_pass_and_keeps_float32_state(tmp_path, dataset_and_meta):
+    data, meta = dataset_and_meta
+    trainer = make_trainer(tmp_path / "bf16", data, meta, precision="bf16", num_steps=30)
+    output_dtypes = []
+    trainer.policy.backbone.register_forward_hook(lambda module, args, out: output_dtypes.append(out.dtype))
+    trainer.fit()
+    assert len(output_dtypes) == 30 and set(output_dtypes) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in trainer.policy.parameters())
+    assert all(v.dtype == torch.float32 for v in trainer.ema.state().values() if v.is_floating_point())
+    bf16 = losses(tmp_path / "bf16")
+    make_trainer(tmp_path / "fp32", data, meta, num_steps=30).fit()
+    fp32 = losses(tmp_path / "fp32")
+    assert bf16 != fp32  # the forward pass really ran in lower precision
+    assert all(torch.isfinite(torch.tensor(list(bf16.values()))))
+    assert sum(bf16[s] for s in range(26, 31)) < sum(bf16[s] for s in range(1, 6))  # and it still learns
+
+
+def test_unknown_precision_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"precision must be one of \['fp32', 'bf16', 'auto'\], got 'fp16'"):
+        TrainConfig(precision="fp16")
+
+
+@pytest.mark.parametrize("hardware_bf16", [True, False])
+def test_auto_precision_uses_bf16_only_where_the_hardware_has_it(monkeypatch, hardware_bf16):
+    monkeypatch.setattr(precision, "fast_bf16", lambda device: hardware_bf16)
+    assert precision.autocast_dtype("auto", "cpu") is (torch.bfloat16 if hardware_bf16 else None)
+    assert precision.autocast_dtype("bf16", "cpu") is torch.bfloat16
+    assert precision.autocast_dtype("fp32", "cpu") is None
