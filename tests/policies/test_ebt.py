@@ -130,3 +130,33 @@ def test_config_errors(low_dim_meta, overrides, message):
         make_policy(low_dim_meta, **overrides)
     with pytest.raises(ValueError, match="ebt inference options"):
         make_policy(low_dim_meta).configure_inference(sampler="ddim")
+
+
+def test_with_several_training_starts_only_each_window_s_best_descent_is_regressed(low_dim_meta, monkeypatch):
+    policy = make_policy(low_dim_meta, train_starts=3, train_steps_min=2, train_steps_max=2).train()
+    actions = torch.rand(4, 6, 2)
+    target = policy.normalizer.normalize("action", actions)
+    offsets = torch.tensor([0.3, 0.1, 0.2]).repeat(4)  # start j of every window lands this far from its target
+    seen = {}
+
+    def fixed_descent(tokens, start, steps, **kwargs):
+        seen["starts"] = start.shape
+        landed = (target.repeat_interleave(3, dim=0) + offsets[:, None, None]).requires_grad_()
+        return [landed, landed], [torch.zeros(len(start)), torch.zeros(len(start))]
+
+    monkeypatch.setattr(policy, "descend", fixed_descent)
+    loss, metrics = policy.compute_loss({"obs": random_obs(low_dim_meta, batch=4, horizon=2), "action": actions})
+    assert seen["starts"] == (12, 6, 2)  # three descents per window
+    assert loss.item() == pytest.approx(0.1**2, rel=1e-4) and metrics["final_mse"] == pytest.approx(0.1**2, rel=1e-4)
+
+
+def test_one_training_start_is_the_plain_mean_squared_error(low_dim_meta):
+    policy = make_policy(low_dim_meta, train_steps_min=2, train_steps_max=2).train()
+    obs, actions = random_obs(low_dim_meta, batch=5, horizon=2), torch.rand(5, 6, 2)
+    torch.manual_seed(3)
+    loss, _ = policy.compute_loss({"obs": obs, "action": actions})
+    torch.manual_seed(3)
+    target = policy.normalizer.normalize("action", actions)
+    chunks, _ = policy.descend(policy.encode_obs(obs), policy.cfg.init_std * torch.randn_like(target), 2, create_graph=True)
+    expected = torch.stack([torch.nn.functional.mse_loss(y, target) for y in chunks]).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)

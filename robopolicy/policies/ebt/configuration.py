@@ -14,7 +14,9 @@ class EBTConfig:
     steps y <- y - alpha dE/dy, keeping the graph through every step (second order) unless
     ``detach_between_steps``; ``langevin_std`` adds noise before each step (training only); the loss is the
     mean squared error of every step's chunk (``loss_on_all_steps``) or of the last one. alpha = exp(log_alpha)
-    is learned (positive by construction) from ``step_size``.
+    is learned (positive by construction) from ``step_size``. ``train_starts`` K > 1 descends from K starts per
+    window and keeps only the best one's error (winner takes all), so different starts may settle in different
+    modes of the demonstrations instead of all being pulled to their average.
     Inference: ``inference_steps`` steps from noise, or from the previous chunk shifted by Ta (``warm_start``);
     ``candidates`` (G) descents per requested sample, the lowest final energy wins; ``early_stop_tol`` > 0
     stops once no sample's energy falls by more than that in a step.
@@ -34,6 +36,7 @@ class EBTConfig:
     detach_between_steps: bool = False
     langevin_std: float = 0.0
     loss_on_all_steps: bool = True
+    train_starts: int = 1
     inference_steps: int = 2
     candidates: int = 1
     warm_start: bool = False
@@ -46,7 +49,7 @@ class EBTConfig:
             raise ValueError(
                 f"ebt: need 1 <= train_steps_min <= train_steps_max, got {self.train_steps_min} and {self.train_steps_max}"
             )
-        for name in ("inference_steps", "candidates", "depth", "heads", "dim"):
+        for name in ("inference_steps", "candidates", "train_starts", "depth", "heads", "dim"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"ebt: {name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("step_size", "init_std"):

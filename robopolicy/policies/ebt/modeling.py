@@ -110,20 +110,25 @@ class EBTPolicy(Policy):
     def compute_loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         x0 = self.normalizer.normalize(ACTION_KEY, batch["action"].float())  # (B, Tp, Da)
         tokens = self.encode_obs(batch["obs"])
+        b, k = x0.shape[0], self.cfg.train_starts
         steps = random.randint(self.cfg.train_steps_min, self.cfg.train_steps_max)
-        start = self.cfg.init_std * torch.randn_like(x0)
+        start = self.cfg.init_std * torch.randn((b * k, *x0.shape[1:]), device=x0.device)  # K starts per window
         chunks, energies = self.descend(
-            tokens, start, steps, create_graph=True, langevin_std=self.cfg.langevin_std,
+            tokens.repeat_interleave(k, dim=0), start, steps, create_graph=True, langevin_std=self.cfg.langevin_std,
             detach_between_steps=self.cfg.detach_between_steps,
         )
-        errors = [F.mse_loss(y, x0) for y in chunks]
-        loss = torch.stack(errors).mean() if self.cfg.loss_on_all_steps else errors[-1]
+        target = x0.repeat_interleave(k, dim=0)
+        errors = torch.stack([(y - target).pow(2).mean(dim=(1, 2)) for y in chunks]).view(steps, b, k)  # (S, B, K)
+        per_start = errors.mean(dim=0) if self.cfg.loss_on_all_steps else errors[-1]  # (B, K)
+        best = per_start.argmin(dim=1)  # (B,): with K = 1 the plain mean squared error
+        loss = per_start.gather(1, best[:, None]).mean()
         logs = {
-            "final_mse": errors[-1].item(), "alpha": self.alpha.item(),
+            "final_mse": errors[-1].gather(1, best[:, None]).mean().item(), "alpha": self.alpha.item(),
             "energy_drop": (energies[0] - energies[-1]).mean().item() if len(energies) > 1 else 0.0, "steps": steps,
         }
         if self.cfg.contrastive_weight > 0:
-            contrastive, energy_gap = self._contrastive_loss(batch["obs"], tokens, chunks[-1].detach(), steps)
+            reached = chunks[-1].detach().view(b, k, *x0.shape[1:])[torch.arange(b, device=x0.device), best]
+            contrastive, energy_gap = self._contrastive_loss(batch["obs"], tokens, reached, steps)
             loss = loss + self.cfg.contrastive_weight * contrastive
             logs.update(contrastive=contrastive.item(), energy_gap=energy_gap)
         return loss, {"loss": loss.item(), **logs}
