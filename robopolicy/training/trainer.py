@@ -76,6 +76,8 @@ class Trainer:
         self.ema = EMA(policy, cfg.ema_power, cfg.ema_max_decay)
         self.sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed)
         self.autocast_dtype = autocast_dtype(cfg.precision, cfg.device)  # None: float32
+        self._autocast = {"device_type": torch.device(cfg.device).type, "dtype": self.autocast_dtype or torch.float32,
+                          "enabled": self.autocast_dtype is not None}
         self.step = 0
 
     # ------------------------------------------------------------------------------------- the loop
@@ -114,8 +116,7 @@ class Trainer:
 
     def _train_step(self) -> tuple[float, dict[str, float]]:
         batch = _to_device(self.dataset.get_batch(self.sampler.indices(self.step)), self.cfg.device)
-        dtype = self.autocast_dtype
-        with torch.autocast(torch.device(self.cfg.device).type, dtype or torch.float32, enabled=dtype is not None):
+        with torch.autocast(**self._autocast):
             loss, metrics = self.policy.compute_loss(batch)
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
