@@ -19,9 +19,19 @@ META = ShapeMeta(obs={"agent_pos": ObsSpec((2,)), "object": ObsSpec((4,))}, acti
 SPEC = ChunkSpec(obs_horizon=2, pred_horizon=8, action_horizon=4)
 
 
+# The motion limits the safety tests are written against, fixed here so that tuning the shipped config's limits
+# does not move them: 0.5 m/s, 5 m/s^2, at most 5 cm per tick.
+TEST_VELOCITY, TEST_ACCELERATION, TEST_MAX_STEP = 0.5, 5.0, 0.05
+
+
 def pusht_dict() -> dict:
-    """conf/robot/pusht_sim.yaml as a fresh dict (edit it to make a bad or different config)."""
-    return copy.deepcopy(yaml.safe_load((ROBOT_CONF_DIR / "pusht_sim.yaml").read_text()))
+    """conf/robot/pusht_sim.yaml as a fresh dict with the tests' motion limits (edit it to make a bad or different
+    config)."""
+    data = copy.deepcopy(yaml.safe_load((ROBOT_CONF_DIR / "pusht_sim.yaml").read_text()))
+    for joint in data["joints"]:
+        joint.update(velocity=TEST_VELOCITY, acceleration=TEST_ACCELERATION)
+    data["max_step"] = TEST_MAX_STEP
+    return data
 
 
 def pusht_robot(**changes) -> RobotConfig:

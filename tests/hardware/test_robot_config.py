@@ -16,7 +16,8 @@ def test_pusht_sim_config_loads_with_the_envs_limits():
     assert robot.observations["object"].extra == "object_pose"
     lower, upper = robot.workspace_arrays()
     np.testing.assert_allclose(upper, [0.23, 0.23])
-    np.testing.assert_allclose(robot.max_step_array(), [0.05, 0.05])
+    np.testing.assert_allclose(robot.max_step_array(), [0.1, 0.1])
+    np.testing.assert_allclose(robot.joint_array("acceleration"), [10.0, 10.0])
     assert robot.extra_topics == {"object_pose": "/object_pose"} and robot.success_topic == "/task_success"
 
 
