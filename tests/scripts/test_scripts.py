@@ -164,8 +164,10 @@ def test_a_family_s_training_defaults_apply_over_the_shared_ones_and_under_the_c
     assert set(diffusion) and set(diffusion) <= set(shared)  # it only refines keys the trainer knows
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         default, carp = compose("train").training, compose("train", overrides=["policy=carp"]).training
+        streaming = compose("train", overrides=["policy=streaming"]).training
         cli = compose("train", overrides=["training.lr=5e-4"]).training
     assert all(default[k] == diffusion[k] for k in diffusion)
     assert default.batch_size == shared.batch_size  # keys it does not name stay shared
     assert all(carp[k] == shared[k] for k in diffusion)  # a family without a file gets the shared values
+    assert all(streaming[k] == diffusion[k] for k in diffusion)  # streaming's file takes Diffusion Policy's
     assert cli.lr == 5e-4 and cli.num_steps == diffusion.num_steps

@@ -79,15 +79,17 @@ def pusht_obs(spec, batch: int):
 
 
 # Training runs the family suites share, by directory name under outputs/benchmark/runs/: (label, overrides).
-# The family comparisons were measured on 200 Push-T demos at 10k steps per family, and Diffusion Policy in float32
-# at 1e-4; the default run has since grown (1000 demos, conf/training/per_policy/diffusion.yaml), so what they were
-# measured with is pinned here and they still reproduce.
+# The family comparisons were measured on 200 Push-T demos at 10k steps per family, and the diffusion families in
+# float32 at 1e-4; the default run has since grown (1000 demos, conf/training/per_policy/{diffusion,streaming}.yaml),
+# so what they were measured with is pinned here and they still reproduce.
 STEPS = "training.num_steps=10000"
 DEMOS = "task.num_demos=200"
+FIRST_RECIPE = ["training.lr=1e-4", "training.precision=fp32"]
 RUNS = {
-    "diffusion": ("Diffusion Policy", ["policy=diffusion", DEMOS, STEPS, "training.lr=1e-4", "training.precision=fp32"]),
-    "streaming": ("Streaming DP (mixed levels)", ["policy=streaming", DEMOS, STEPS]),
-    "streaming_chunkwise": ("Streaming DP (chunk-wise levels only)", ["policy=streaming", "policy.constant_level_prob=0", DEMOS, STEPS]),
+    "diffusion": ("Diffusion Policy", ["policy=diffusion", DEMOS, STEPS, *FIRST_RECIPE]),
+    "streaming": ("Streaming DP (mixed levels)", ["policy=streaming", DEMOS, STEPS, *FIRST_RECIPE]),
+    "streaming_chunkwise": ("Streaming DP (chunk-wise levels only)",
+                            ["policy=streaming", "policy.constant_level_prob=0", DEMOS, STEPS, *FIRST_RECIPE]),
     # Second-order training is ~20x dearer per sample than DP's: a small batch with a higher learning rate,
     # and one thread so that it can share the 2 cores with another run.
     # With the contrastive term: this suite measures the energy as uncertainty.
