@@ -151,7 +151,7 @@ def test_with_several_training_starts_only_each_window_s_best_descent_is_regress
 
 
 def test_one_training_start_is_the_plain_mean_squared_error(low_dim_meta):
-    policy = make_policy(low_dim_meta, train_steps_min=2, train_steps_max=2).train()
+    policy = make_policy(low_dim_meta, train_starts=1, train_steps_min=2, train_steps_max=2).train()
     obs, actions = random_obs(low_dim_meta, batch=5, horizon=2), torch.rand(5, 6, 2)
     torch.manual_seed(3)
     loss, _ = policy.compute_loss({"obs": obs, "action": actions})

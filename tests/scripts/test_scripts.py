@@ -160,14 +160,18 @@ def test_a_family_s_training_defaults_apply_over_the_shared_ones_and_under_the_c
     from omegaconf import OmegaConf
 
     shared = OmegaConf.load(ROOT / "conf" / "training" / "default.yaml")
+    for path in (ROOT / "conf" / "training" / "per_policy").glob("*.yaml"):
+        refined = OmegaConf.load(path)
+        assert set(refined) - {"defaults"} <= set(shared), path.name  # a family's file only refines keys the trainer knows
     diffusion = OmegaConf.load(ROOT / "conf" / "training" / "per_policy" / "diffusion.yaml")
-    assert set(diffusion) and set(diffusion) <= set(shared)  # it only refines keys the trainer knows
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         default, carp = compose("train").training, compose("train", overrides=["policy=carp"]).training
         streaming = compose("train", overrides=["policy=streaming"]).training
+        ebt = compose("train", overrides=["policy=ebt"]).training
         cli = compose("train", overrides=["training.lr=5e-4"]).training
     assert all(default[k] == diffusion[k] for k in diffusion)
     assert default.batch_size == shared.batch_size  # keys it does not name stay shared
     assert all(carp[k] == shared[k] for k in diffusion)  # a family without a file gets the shared values
     assert all(streaming[k] == diffusion[k] for k in diffusion)  # streaming's file takes Diffusion Policy's
+    assert (ebt.batch_size, ebt.lr, ebt.num_steps) == (32, 1e-3, shared.num_steps)  # its own file, then the shared one
     assert cli.lr == 5e-4 and cli.num_steps == diffusion.num_steps

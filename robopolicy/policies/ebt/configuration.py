@@ -36,7 +36,7 @@ class EBTConfig:
     detach_between_steps: bool = False
     langevin_std: float = 0.0
     loss_on_all_steps: bool = True
-    train_starts: int = 1
+    train_starts: int = 4
     inference_steps: int = 2
     candidates: int = 1
     warm_start: bool = False
