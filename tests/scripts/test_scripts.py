@@ -94,6 +94,15 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
     assert result["num_episodes"] == 2 and result["nfe"] == 4  # 3 descent steps + the final energy
     assert len(result["episode_info"]["energy"]) == 2  # each episode's mean chunk energy
 
+    out = tmp_path / "bench"
+    run("benchmark.py", "suite=ebt_energy", f"energy_checkpoint={last}", f"out={out}")
+    energy = json.loads((out / "ebt_energy.json").read_text())["results"]["energy"]
+    assert set(energy["auroc"]) == {"block displaced 5 cm", "observation noise 2 cm"}
+    assert all(0.0 <= v <= 1.0 for v in energy["auroc"].values()) and energy["windows"] > 0
+    assert "| block displaced 5 cm |" in (out / "ebt_energy.md").read_text()
+    missing = run("benchmark.py", "suite=ebt_energy", f"out={out}", check=False)
+    assert missing.returncode != 0 and "energy_checkpoint=<run>/checkpoints/last" in missing.stderr
+
 
 @pytest.mark.slow
 def test_a_bc_checkpoint_evaluates_through_the_same_eval_script(tmp_path, dataset):

@@ -12,6 +12,7 @@ SUITES = {
     "default_run": (default_run.default_run_suite, default_run.default_run_table),
     "streaming": (streaming.streaming_suite, streaming.streaming_table),
     "ebt": (ebt.ebt_suite, ebt.ebt_table),
+    "ebt_energy": (ebt.ebt_energy_suite, ebt.ebt_energy_table),
     "carp": (carp.carp_suite, carp.carp_table),
 }
 

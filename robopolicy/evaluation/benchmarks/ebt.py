@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,11 +40,51 @@ def _energy_separation(policy, dataset: str, obs_keys: list[str], count: int = 5
             "auroc": {k: _auroc(energy["held-out"], v) for k, v in energy.items() if k != "held-out"}}
 
 
+def _checkpoint_energy_separation(policy, checkpoint: Path) -> dict[str, Any]:
+    """_energy_separation with 2 descent steps on the held-out windows of the dataset ``checkpoint`` was trained on."""
+    from robopolicy.core import read_checkpoint
+
+    config = read_checkpoint(checkpoint).config
+    policy.configure_inference(inference_steps=2)
+    return _energy_separation(policy, config["dataset"], list(config["task"]["obs_keys"]))
+
+
+def ebt_energy_suite(args: argparse.Namespace) -> dict[str, Any]:
+    """Energy as uncertainty of one trained Push-T EBT checkpoint (``energy_checkpoint=<dir>``); trains nothing."""
+    from robopolicy.core import load_policy
+
+    if not getattr(args, "energy_checkpoint", None):
+        raise ValueError("suite=ebt_energy needs a trained EBT checkpoint: python scripts/benchmark.py suite=ebt_energy "
+                         "energy_checkpoint=<run>/checkpoints/last")
+    checkpoint = Path(args.energy_checkpoint).resolve()
+    if not checkpoint.is_dir():
+        raise ValueError(f"energy_checkpoint {checkpoint} is not a directory")
+    policy = load_policy(checkpoint).eval()
+    if not hasattr(policy, "energy"):
+        raise ValueError(f"energy_checkpoint {checkpoint} holds a {type(policy).__name__}, not an EBT-Policy (policy=ebt)")
+    shown = checkpoint.relative_to(ROOT) if checkpoint.is_relative_to(ROOT) else checkpoint
+    return {"checkpoint": str(shown), "energy": _checkpoint_energy_separation(policy, checkpoint)}
+
+
+def _energy_rows(energy: dict[str, Any]) -> list[str]:
+    """The markdown table of mean final energy and AUROC per kind of observation."""
+    rows = [f"Energy as uncertainty ({energy['windows']} held-out demo windows, final energy after 2 descent steps from fixed noise):",
+            "", "| observations | mean final energy | AUROC vs held-out |", "|---|---|---|"]
+    for name, mean in energy["mean_energy"].items():
+        auroc = energy["auroc"].get(name)
+        rows.append(f"| {name} | {mean:.3f} | {'-' if auroc is None else f'{auroc:.3f}'} |")
+    return rows
+
+
+def ebt_energy_table(r: dict[str, Any]) -> str:
+    return "\n".join([f"Checkpoint `{r['checkpoint']}` (EMA weights).", "", *_energy_rows(r["energy"])])
+
+
 def ebt_suite(args: argparse.Namespace) -> dict[str, Any]:
     """Train (or reuse) DP and EBT; success at matched step counts; latency; energy as uncertainty."""
     import torch
 
-    from robopolicy.core import load_policy, read_checkpoint
+    from robopolicy.core import load_policy
 
     runs_root = ROOT / "outputs" / "benchmark" / "runs"
     dp, ebt = (train_once(*RUNS[slug], runs_root / slug) for slug in ("diffusion", "ebt"))
@@ -83,9 +124,7 @@ def ebt_suite(args: argparse.Namespace) -> dict[str, Any]:
                for cell, v in times.items()}
     print("latency:", json.dumps(latency))
 
-    config = read_checkpoint(ROOT / ebt["run_dir"] / "checkpoints" / "last").config
-    policies["ebt"].configure_inference(inference_steps=2)
-    separation = _energy_separation(policies["ebt"], config["dataset"], list(config["task"]["obs_keys"]))
+    separation = _checkpoint_energy_separation(policies["ebt"], ROOT / ebt["run_dir"] / "checkpoints" / "last")
     print("energy:", json.dumps(separation))
     return {"runs": {"dp": dp, "ebt": ebt}, "success": success, "latency": latency, "energy": separation,
             "params_M": {k: p.num_parameters() / 1e6 for k, p in policies.items()}}
@@ -103,12 +142,7 @@ def ebt_table(r: dict[str, Any]) -> str:
     for cell in ("EBT-Policy | 2 steps", "EBT-Policy | 4 steps"):
         ms = r["latency"][cell]["median_ms"]
         rows.append(f"\n{cell}: {base[0] / ms:.1f}x faster than DDPM-100, {base[1] / ms:.1f}x faster than DDIM-10 (median latency).")
-    energy = r["energy"]
-    rows += ["", f"Energy as uncertainty ({energy['windows']} held-out demo windows, final energy after 2 descent steps from fixed noise):", "",
-             "| observations | mean final energy | AUROC vs held-out |", "|---|---|---|"]
-    for name, mean in energy["mean_energy"].items():
-        auroc = energy["auroc"].get(name)
-        rows.append(f"| {name} | {mean:.3f} | {'-' if auroc is None else f'{auroc:.3f}'} |")
+    rows += ["", *_energy_rows(r["energy"])]
     episodes = r["success"]["EBT-Policy | 2 steps"]
     if "episode_energy" in episodes:
         e = np.asarray(episodes["episode_energy"])
