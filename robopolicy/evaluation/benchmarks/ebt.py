@@ -62,6 +62,9 @@ def ebt_energy_suite(args: argparse.Namespace) -> dict[str, Any]:
     policy = load_policy(checkpoint).eval()
     if not hasattr(policy, "energy"):
         raise ValueError(f"energy_checkpoint {checkpoint} holds a {type(policy).__name__}, not an EBT-Policy (policy=ebt)")
+    if "object" not in policy.shape_meta.obs:
+        raise ValueError(f"energy_checkpoint {checkpoint} was not trained on Push-T (state): the perturbations displace "
+                         f"its 'object' (block pose) observation, and this policy observes {sorted(policy.shape_meta.obs)}")
     shown = checkpoint.relative_to(ROOT) if checkpoint.is_relative_to(ROOT) else checkpoint
     return {"checkpoint": str(shown), "energy": _checkpoint_energy_separation(policy, checkpoint)}
 
