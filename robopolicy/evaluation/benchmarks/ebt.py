@@ -25,6 +25,9 @@ def _energy_separation(policy, dataset: str, obs_keys: list[str], count: int = 5
 
     from robopolicy.data import SequenceDataset, load_demos
 
+    if "object" not in obs_keys:
+        raise ValueError(f"{dataset}: the energy separation needs Push-T (state) windows: its perturbations displace the "
+                         f"'object' (block pose) observation, and this policy observes {sorted(obs_keys)}")
     data = SequenceDataset(load_demos(dataset, obs_keys=obs_keys, filter_key="valid"), policy.chunk_spec, obs_keys)
     rng = np.random.default_rng(0)
     obs = data.get_batch(rng.choice(len(data), size=min(count, len(data)), replace=False))["obs"]
@@ -62,9 +65,6 @@ def ebt_energy_suite(args: argparse.Namespace) -> dict[str, Any]:
     policy = load_policy(checkpoint).eval()
     if not hasattr(policy, "energy"):
         raise ValueError(f"energy_checkpoint {checkpoint} holds a {type(policy).__name__}, not an EBT-Policy (policy=ebt)")
-    if "object" not in policy.shape_meta.obs:
-        raise ValueError(f"energy_checkpoint {checkpoint} was not trained on Push-T (state): the perturbations displace "
-                         f"its 'object' (block pose) observation, and this policy observes {sorted(policy.shape_meta.obs)}")
     shown = checkpoint.relative_to(ROOT) if checkpoint.is_relative_to(ROOT) else checkpoint
     return {"checkpoint": str(shown), "energy": _checkpoint_energy_separation(policy, checkpoint)}
 
@@ -80,6 +80,7 @@ def _energy_rows(energy: dict[str, Any]) -> list[str]:
 
 
 def ebt_energy_table(r: dict[str, Any]) -> str:
+    """Markdown for suite=ebt_energy: the checkpoint, then the energy table."""
     return "\n".join([f"Checkpoint `{r['checkpoint']}` (EMA weights).", "", *_energy_rows(r["energy"])])
 
 
