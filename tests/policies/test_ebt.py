@@ -24,6 +24,22 @@ def test_energy_is_one_scalar_per_sample(low_dim_meta):
     assert policy.energy(tokens, torch.randn(5, 6, 2)).shape == (5,)
 
 
+def test_an_action_patch_embeds_consecutive_actions_as_one_token_and_every_action_moves_the_energy(low_dim_meta):
+    policy = make_policy(low_dim_meta, action_patch=3)
+    net = policy.energy_net
+    assert net.action_pos.shape[1] == 2 and net.action_in.in_features == 3 * 2  # 6 actions -> 2 tokens of 3
+    obs = random_obs(low_dim_meta, batch=4, horizon=2)
+    chunk = torch.randn(4, 6, 2, requires_grad=True)
+    energy = policy.energy(policy.encode_obs(obs), chunk)
+    (grad,) = torch.autograd.grad(energy.sum(), chunk)
+    assert energy.shape == (4,) and bool((grad.abs().sum(dim=(0, 2)) > 0).all())
+    seen = []
+    net.action_in.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    policy.energy(policy.encode_obs(obs), chunk.detach())
+    assert torch.equal(seen[0][:, 0], chunk.detach()[:, :3].flatten(1))  # token 0 = actions 0-2, time-major
+    assert policy.predict_chunk(obs).full.shape == (4, 6, 2)
+
+
 def test_gradients_reach_alpha_and_the_network_through_the_unrolled_steps(low_dim_meta):
     policy = make_policy(low_dim_meta, train_steps_min=3, train_steps_max=3).train()
     obs = random_obs(low_dim_meta, batch=8, horizon=2)
@@ -123,6 +139,8 @@ def test_early_stop_ends_the_descent_when_the_energy_stops_falling(low_dim_meta)
         ({"step_size": 0.0}, "step_size must be positive"),
         ({"candidates": 0}, "candidates must be a positive integer"),
         ({"langevin_std": -1.0}, "langevin_std must be >= 0"),
+        ({"action_patch": 4}, "action_patch \\(4\\) must divide policy.pred_horizon \\(6\\)"),
+        ({"action_patch": 0}, "action_patch must be a positive integer"),
     ],
 )
 def test_config_errors(low_dim_meta, overrides, message):

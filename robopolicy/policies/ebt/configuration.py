@@ -10,6 +10,9 @@ from typing import Any
 class EBTConfig:
     """Energy model size, the unrolled descent used in training, and inference settings.
 
+    Model: an EnergyTransformer of width ``dim``, ``depth`` blocks and ``heads`` heads; ``action_patch``
+    consecutive actions share one token (1: one token per action; the chunk length must be a multiple of it).
+
     Training: from ``init_std`` * N(0, I) (normalized action units) take S ~ U{train_steps_min..train_steps_max}
     steps y <- y - alpha dE/dy, keeping the graph through every step (second order) unless
     ``detach_between_steps``; ``langevin_std`` adds noise before each step (training only); the loss is the
@@ -28,6 +31,7 @@ class EBTConfig:
     depth: int = 3
     heads: int = 4
     dropout: float = 0.0
+    action_patch: int = 1
     init_std: float = 1.0
     step_size: float = 1.0
     learn_step_size: bool = True
@@ -49,7 +53,7 @@ class EBTConfig:
             raise ValueError(
                 f"ebt: need 1 <= train_steps_min <= train_steps_max, got {self.train_steps_min} and {self.train_steps_max}"
             )
-        for name in ("inference_steps", "candidates", "train_starts", "depth", "heads", "dim"):
+        for name in ("inference_steps", "candidates", "train_starts", "depth", "heads", "dim", "action_patch"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"ebt: {name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("step_size", "init_std"):

@@ -43,10 +43,13 @@ class EBTPolicy(Policy):
             raise ValueError("ebt: contrastive_weight > 0 mixes observation keys or history frames of two windows, but "
                              f"this task has one key ({next(iter(shape_meta.obs))}) and obs_horizon 1; set "
                              "policy.contrastive_weight=0 or policy.obs_horizon=2")
+        if chunk_spec.pred_horizon % cfg.action_patch:
+            raise ValueError(f"ebt: policy.action_patch ({cfg.action_patch}) must divide policy.pred_horizon "
+                             f"({chunk_spec.pred_horizon}); pick a divisor, e.g. 1, 2 or 4")
         self.encoder = ObsEncoder(shape_meta, EncoderConfig.from_dict(cfg.encoder))
         self.energy_net = EnergyTransformer(
             shape_meta.action_dim, chunk_spec.pred_horizon, chunk_spec.obs_horizon, self.encoder.feature_dim,
-            cfg.dim, cfg.depth, cfg.heads, cfg.dropout,
+            cfg.dim, cfg.depth, cfg.heads, cfg.dropout, cfg.action_patch,
         )
         self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg.step_size)), requires_grad=cfg.learn_step_size)
         self.executes_whole_chunks = cfg.warm_start  # a warm start assumes the previous chunk was executed
