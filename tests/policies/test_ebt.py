@@ -139,6 +139,7 @@ def test_early_stop_ends_the_descent_when_the_energy_stops_falling(low_dim_meta)
         ({"step_size": 0.0}, "step_size must be positive"),
         ({"candidates": 0}, "candidates must be a positive integer"),
         ({"langevin_std": -1.0}, "langevin_std must be >= 0"),
+        ({"matching_weight": -1.0}, "matching_weight must be >= 0"),
         ({"action_patch": 4}, "action_patch \\(4\\) must divide policy.pred_horizon \\(6\\)"),
         ({"action_patch": 0}, "action_patch must be a positive integer"),
     ],
@@ -178,3 +179,24 @@ def test_one_training_start_is_the_plain_mean_squared_error(low_dim_meta):
     chunks, _ = policy.descend(policy.encode_obs(obs), policy.cfg.init_std * torch.randn_like(target), 2, create_graph=True)
     expected = torch.stack([torch.nn.functional.mse_loss(y, target) for y in chunks]).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize(("offset", "expected"), [(0.0, 0.0), (0.1, 0.1**2)])
+def test_the_matching_term_asks_one_step_from_a_noised_demonstration_to_land_on_it(low_dim_meta, monkeypatch, offset, expected):
+    """E = |y - x - offset|^2 / (2 alpha): one step from any y lands at x + offset, so the term is offset^2."""
+    policy = make_policy(low_dim_meta, train_starts=1, train_steps_min=1, train_steps_max=1, matching_weight=2.0).train()
+    actions = torch.rand(4, 6, 2)
+    target = policy.normalizer.normalize("action", actions)
+    landed = target.clone().requires_grad_()  # the unrolled loss is zero, so only the matching term is left
+    monkeypatch.setattr(policy, "descend", lambda *args, **kwargs: ([landed], [torch.zeros(4)]))
+    monkeypatch.setattr(policy, "energy", lambda tokens, y: (y - target - offset).pow(2).sum(dim=(1, 2)) / (2 * policy.alpha))
+    loss, metrics = policy.compute_loss({"obs": random_obs(low_dim_meta, batch=4, horizon=2), "action": actions})
+    assert metrics["matching"] == pytest.approx(expected, abs=1e-7)
+    assert loss.item() == pytest.approx(2.0 * expected, abs=1e-7)
+
+
+def test_the_matching_term_trains_the_network_and_the_step_size(low_dim_meta):
+    policy = make_policy(low_dim_meta, matching_weight=1.0).train()
+    loss = policy._matching_loss(policy.encode_obs(random_obs(low_dim_meta, batch=8, horizon=2)), torch.randn(8, 6, 2))
+    loss.backward()
+    assert loss.item() > 0 and policy.log_alpha.grad.abs() > 0 and policy.energy_net.head.weight.grad.abs().sum() > 0

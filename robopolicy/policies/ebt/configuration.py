@@ -23,6 +23,9 @@ class EBTConfig:
     Inference: ``inference_steps`` steps from noise, or from the previous chunk shifted by Ta (``warm_start``);
     ``candidates`` (G) descents per requested sample, the lowest final energy wins; ``early_stop_tol`` > 0
     stops once no sample's energy falls by more than that in a step.
+    Landscape near the data: ``matching_weight`` > 0 adds an equilibrium-matching term: at a chunk drawn on the
+    line between noise and the demonstration, one descent step should land on the demonstration
+    (alpha dE/dy = y - x), so the data are the energy's stationary points and steps taken near them refine.
     Energy as uncertainty: ``contrastive_weight`` > 0 adds a logistic term that trains the final energy low for
     each window's own observation and high for observations assembled from two windows (negatives.py).
     """
@@ -45,6 +48,7 @@ class EBTConfig:
     candidates: int = 1
     warm_start: bool = False
     early_stop_tol: float = 0.0
+    matching_weight: float = 0.0
     contrastive_weight: float = 0.0
     encoder: dict[str, Any] = field(default_factory=dict)
 
@@ -59,6 +63,6 @@ class EBTConfig:
         for name in ("step_size", "init_std"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"ebt: {name} must be positive, got {getattr(self, name)}")
-        for name in ("langevin_std", "early_stop_tol", "dropout", "contrastive_weight"):
+        for name in ("langevin_std", "early_stop_tol", "dropout", "matching_weight", "contrastive_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ebt: {name} must be >= 0, got {getattr(self, name)}")

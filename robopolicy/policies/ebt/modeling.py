@@ -129,12 +129,30 @@ class EBTPolicy(Policy):
             "final_mse": errors[-1].gather(1, best[:, None]).mean().item(), "alpha": self.alpha.item(),
             "energy_drop": (energies[0] - energies[-1]).mean().item() if len(energies) > 1 else 0.0, "steps": steps,
         }
+        if self.cfg.matching_weight > 0:
+            matching = self._matching_loss(tokens, x0)
+            loss = loss + self.cfg.matching_weight * matching
+            logs["matching"] = matching.item()
         if self.cfg.contrastive_weight > 0:
             reached = chunks[-1].detach().view(b, k, *x0.shape[1:])[torch.arange(b, device=x0.device), best]
             contrastive, energy_gap = self._contrastive_loss(batch["obs"], tokens, reached, steps)
             loss = loss + self.cfg.contrastive_weight * contrastive
             logs.update(contrastive=contrastive.item(), energy_gap=energy_gap)
         return loss, {"loss": loss.item(), **logs}
+
+    def _matching_loss(self, tokens: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        """Equilibrium matching: from y = g x0 + (1 - g) init_std eps, g ~ U(0, 1) per window, one descent step
+        should reach the demonstration, alpha dE/dy(o, y) = y - x0.
+
+        tokens: observation tokens (B, To, D); x0: normalized demonstration chunks (B, Tp, Da). The regression
+        target averages over the demonstrations consistent with (o, y), so the learned step points at the nearest
+        mode when y is close to one (a denoiser, as in diffusion training) and the data are stationary points.
+        Costs one first-order energy gradient per window, against K x S for the unrolled loss.
+        """
+        g = torch.rand((x0.shape[0], 1, 1), device=x0.device)
+        y = (g * x0 + (1 - g) * self.cfg.init_std * torch.randn_like(x0)).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.energy(tokens, y).sum(), y, create_graph=True)
+        return (self.alpha * grad - (y.detach() - x0)).pow(2).mean()
 
     def _contrastive_loss(
         self, obs: ObsDict, tokens: torch.Tensor, descended: torch.Tensor, steps: int
