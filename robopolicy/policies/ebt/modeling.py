@@ -10,7 +10,7 @@ Training unrolls the same descent for a random number of steps S from noise and 
 on the demonstration chunk, back-propagating through the steps (second-order: the energy gradient is
 built with create_graph=True), so the network learns an energy whose descent lands on the data
 (Gladstone et al. 2025, "Energy-Based Transformers are Scalable Learners and Thinkers"). Optional terms:
-equilibrium matching (one step from a noised demonstration lands on it; after Wang et al. 2025, "Equilibrium
+equilibrium matching (one step from a noised demonstration lands on it; after Wang and Du 2025, "Equilibrium
 Matching") and a contrastive term that makes the energy an uncertainty signal.
 """
 
