@@ -7,7 +7,7 @@ normalized action chunk y (B, Tp, Da). Prediction is optimisation: from an initi
 
 and the lowest-energy chunk among G candidates is returned, with its energy as a confidence signal.
 Training unrolls the same descent for a random number of steps S from noise and regresses every y_k
-on the demonstration chunk, back-propagating through the steps (second-order: the energy gradient is
+(or only the last) on the demonstration chunk, back-propagating through the steps (second-order: the energy gradient is
 built with create_graph=True), so the network learns an energy whose descent lands on the data
 (Gladstone et al. 2025, "Energy-Based Transformers are Scalable Learners and Thinkers"). Optional terms:
 equilibrium matching (one step from a noised demonstration lands on it; after Wang and Du 2025, "Equilibrium
