@@ -7,6 +7,7 @@ import torch
 
 from robopolicy.core import ChunkSpec
 from robopolicy.policies.ebt import EBTPolicy
+from robopolicy.training.trainer import seed_everything
 from tests.conftest import fitted_normalizer, random_obs
 
 SPEC = ChunkSpec(obs_horizon=2, pred_horizon=6, action_horizon=3)
@@ -14,7 +15,7 @@ TINY = {"dim": 16, "depth": 1, "heads": 2}
 
 
 def make_policy(meta, **overrides) -> EBTPolicy:
-    torch.manual_seed(0)
+    seed_everything(0)  # Python's RNG too: training draws its number of unrolled steps from it
     return EBTPolicy(meta, SPEC, fitted_normalizer(meta), {**TINY, **overrides}).eval()
 
 
