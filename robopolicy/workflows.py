@@ -5,7 +5,9 @@ Each takes a plain config dict (what Hydra composed, resolved) so that scripts s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
 from robopolicy.evaluation import EvalResult, evaluate_to_dir
+from robopolicy.evaluation.chunk_fit import ChunkFit, chunk_fit
 from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainResult, seed_everything
 
 CHUNK_KEYS = ("obs_horizon", "pred_horizon", "action_horizon")
@@ -108,3 +111,28 @@ def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_e
         policy.configure_inference(**inference)
     return evaluate_to_dir(policy, config["env_args"], output_dir or checkpoint / "eval", num_episodes=num_episodes,
                            num_envs=num_envs, video_episodes=video_episodes)
+
+
+def chunk_fit_checkpoint(checkpoint: str | Path, *, windows: int = 400, samples: int = 8, filter_key: str = "valid",
+                         dataset: str | Path | None = None, output_dir: str | Path | None = None, weights: str = "ema",
+                         inference: Mapping[str, Any] | None = None) -> ChunkFit:
+    """Measure a checkpoint's open-loop chunk fit on the held-out demos of its dataset; write chunk_fit.json."""
+    checkpoint = Path(checkpoint)
+    config = read_checkpoint(checkpoint).config
+    dataset = Path(dataset or config.get("dataset") or "")
+    if not dataset.is_file():
+        raise FileNotFoundError(
+            f"chunk fit: dataset {str(dataset)!r} (from {checkpoint}/config.yaml unless given) not found; run from the "
+            "directory the training ran in or pass chunk_fit.dataset=<hdf5>"
+        )
+    policy = load_policy(checkpoint, weights=weights)
+    if inference:
+        policy.configure_inference(**inference)
+    obs_keys = list(config["task"]["obs_keys"])
+    data = SequenceDataset(load_demos(dataset, obs_keys=obs_keys, filter_key=filter_key), policy.chunk_spec, obs_keys)
+    result = chunk_fit(policy, data, num_windows=windows, num_samples=samples)
+    output_dir = Path(output_dir or checkpoint / "eval")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "chunk_fit.json").write_text(
+        json.dumps({"dataset": str(dataset), "filter_key": filter_key, **asdict(result)}, indent=2))
+    return result

@@ -6,12 +6,19 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from robopolicy.overrides import check_overrides
-from robopolicy.workflows import evaluate_checkpoint
+from robopolicy.workflows import chunk_fit_checkpoint, evaluate_checkpoint
 
 
 @hydra.main(config_path="../conf", config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     c = OmegaConf.to_container(cfg, resolve=True)
+    fit = c["chunk_fit"]
+    if fit["windows"] > 0:
+        print(chunk_fit_checkpoint(c["checkpoint"], windows=fit["windows"], samples=fit["samples"],
+                                   filter_key=fit["filter_key"], dataset=fit["dataset"], output_dir=c["output_dir"],
+                                   weights=c["weights"], inference=c["inference"]).summary())
+        if c["num_episodes"] == 0:
+            return
     result = evaluate_checkpoint(c["checkpoint"], num_episodes=c["num_episodes"], num_envs=c["num_envs"],
                                  video_episodes=c["video_episodes"], output_dir=c["output_dir"], weights=c["weights"],
                                  inference=c["inference"])

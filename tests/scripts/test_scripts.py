@@ -94,6 +94,19 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
     assert result["num_episodes"] == 2 and result["nfe"] == 4  # 3 descent steps + the final energy
     assert len(result["episode_info"]["energy"]) == 2  # each episode's mean chunk energy
 
+    # The open-loop chunk fit alone (num_episodes=0): held-out windows, the energy's pick included.
+    fit_dir = tmp_path / "fit"
+    out = run("eval.py", f"checkpoint={last}", "num_episodes=0", f"output_dir={fit_dir}", "chunk_fit.windows=6",
+              "chunk_fit.samples=3", f"chunk_fit.dataset={dataset}")
+    fit = json.loads((fit_dir / "chunk_fit.json").read_text())
+    assert fit["filter_key"] == "valid" and fit["num_windows"] == 6 and fit["num_samples"] == 3
+    assert 0 < fit["best_of_k_error"] <= fit["lowest_energy_error"] and fit["best_of_k_error"] <= fit["error"]
+    assert fit["spread"] > 0 and fit["travel_ratio"] > 0 and "chunk fit on 6 held-out windows" in out.stdout
+    assert not (fit_dir / "eval.json").exists()
+    missing = run("eval.py", f"checkpoint={last}", "num_episodes=0", "chunk_fit.windows=6",
+                  f"chunk_fit.dataset={tmp_path / 'nowhere.hdf5'}", check=False)
+    assert missing.returncode != 0 and "pass chunk_fit.dataset=<hdf5>" in missing.stderr
+
     out = tmp_path / "bench"
     run("benchmark.py", "suite=ebt_energy", f"energy_checkpoint={last}", f"out={out}")
     energy = json.loads((out / "ebt_energy.json").read_text())["results"]["energy"]
