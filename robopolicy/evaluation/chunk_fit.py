@@ -1,7 +1,8 @@
 """Open-loop fit of a policy's chunks to held-out demonstrations: how far off, how many modes, how shrunk.
 
-Closed-loop success mixes many causes. This measures three of them on demonstration windows the policy was
-not trained on, with K sampled chunks per window, over the executed slice (the Ta actions a rollout runs):
+Closed-loop success mixes many causes. This measures three of them on demonstration windows (held-out ones, the
+dataset's mask/valid, when run through ``scripts/eval.py``), with K sampled chunks per window, over the executed
+slice (the Ta actions a rollout runs):
 
 - ``error``: the mean distance between a sampled action and the demonstrated one (raw action units);
   ``best_of_k_error`` is the same for the closest of the K samples, so the gap between the two is what a
