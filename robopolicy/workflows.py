@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from robopolicy.core import ChunkSpec, Normalizer, build_policy, load_policy, read_checkpoint
+from robopolicy.core import ChunkSpec, Normalizer, Policy, build_policy, load_policy, read_checkpoint
 from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
@@ -98,17 +98,24 @@ def train(cfg: Mapping[str, Any], run_dir: str | Path) -> tuple[TrainResult, Eva
     return result, final.get("last")
 
 
+def _load_for_evaluation(checkpoint: Path, weights: str,
+                         inference: Mapping[str, Any] | None) -> tuple[dict[str, Any], Policy]:
+    """A checkpoint's stored run config and its policy (no Hydra, no unpickling), with inference options applied."""
+    config = read_checkpoint(checkpoint).config
+    policy = load_policy(checkpoint, weights=weights)
+    if inference:
+        policy.configure_inference(**inference)
+    return config, policy
+
+
 def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_envs: int = 50, video_episodes: int = 4,
                         output_dir: str | Path | None = None, weights: str = "ema",
                         inference: Mapping[str, Any] | None = None) -> EvalResult:
     """Load a checkpoint (no Hydra, no unpickling), rebuild its env from the stored env_args, evaluate."""
     checkpoint = Path(checkpoint)
-    config = read_checkpoint(checkpoint).config
+    config, policy = _load_for_evaluation(checkpoint, weights, inference)
     if "env_args" not in config:
         raise ValueError(f"{checkpoint}/config.yaml has no env_args: cannot tell which environment to evaluate in")
-    policy = load_policy(checkpoint, weights=weights)
-    if inference:
-        policy.configure_inference(**inference)
     return evaluate_to_dir(policy, config["env_args"], output_dir or checkpoint / "eval", num_episodes=num_episodes,
                            num_envs=num_envs, video_episodes=video_episodes)
 
@@ -118,16 +125,13 @@ def chunk_fit_checkpoint(checkpoint: str | Path, *, windows: int = 400, samples:
                          inference: Mapping[str, Any] | None = None) -> ChunkFit:
     """Measure a checkpoint's open-loop chunk fit on the held-out demos of its dataset; write chunk_fit.json."""
     checkpoint = Path(checkpoint)
-    config = read_checkpoint(checkpoint).config
+    config, policy = _load_for_evaluation(checkpoint, weights, inference)
     dataset = Path(dataset or config.get("dataset") or "")
     if not dataset.is_file():
         raise FileNotFoundError(
             f"chunk fit: dataset {str(dataset)!r} (from {checkpoint}/config.yaml unless given) not found; run from the "
             "directory the training ran in or pass chunk_fit.dataset=<hdf5>"
         )
-    policy = load_policy(checkpoint, weights=weights)
-    if inference:
-        policy.configure_inference(**inference)
     obs_keys = list(config["task"]["obs_keys"])
     data = SequenceDataset(load_demos(dataset, obs_keys=obs_keys, filter_key=filter_key), policy.chunk_spec, obs_keys)
     result = chunk_fit(policy, data, num_windows=windows, num_samples=samples)
