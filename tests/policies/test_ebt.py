@@ -103,6 +103,7 @@ def test_best_of_g_returns_the_lowest_energy_candidate_for_each_of_k_samples(low
     w = torch.randn(2, 4, 3, 6, 2)
     chunk = policy.predict_chunk(obs, num_samples=4, noise=w)
     assert chunk.full.shape == (2, 4, 6, 2) and chunk.info["energy"].shape == (2, 4)
+    assert chunk.info["nfe"] == 3 * (2 + 1)  # three candidates, each two steps and the final energy
     policy.configure_inference(candidates=1)
     singles = [policy.predict_chunk(obs, num_samples=4, noise=w[:, :, g]) for g in range(3)]
     energies = torch.stack([s.info["energy"] for s in singles], dim=-1)  # (B, K, G)
@@ -152,22 +153,32 @@ def test_config_errors(low_dim_meta, overrides, message):
         make_policy(low_dim_meta).configure_inference(sampler="ddim")
 
 
-def test_with_several_training_starts_only_each_window_s_best_descent_is_regressed(low_dim_meta, monkeypatch):
-    policy = make_policy(low_dim_meta, train_starts=3, train_steps_min=2, train_steps_max=2).train()
-    actions = torch.rand(4, 6, 2)
-    target = policy.normalizer.normalize("action", actions)
-    offsets = torch.tensor([0.3, 0.1, 0.2]).repeat(4)  # start j of every window lands this far from its target
-    seen = {}
+@pytest.mark.parametrize("loss_on_all_steps", [True, False])
+def test_several_training_starts_give_the_gradient_of_regressing_only_each_window_s_best_descent(low_dim_meta, loss_on_all_steps):
+    """The loss picks the best of K starts without a graph and descends only the winner with one; the loss and the
+    gradients must equal those of unrolling all K with a graph and keeping each window's smallest error."""
+    policy = make_policy(low_dim_meta, train_starts=3, train_steps_min=2, train_steps_max=2,
+                         loss_on_all_steps=loss_on_all_steps).train()
+    obs, actions = random_obs(low_dim_meta, batch=4, horizon=2), torch.rand(4, 6, 2)
+    torch.manual_seed(5)
+    loss, metrics = policy.compute_loss({"obs": obs, "action": actions})
+    loss.backward()
+    grads = [p.grad.clone() for p in policy.energy_net.parameters()]
+    policy.zero_grad()
 
-    def fixed_descent(tokens, start, steps, **kwargs):
-        seen["starts"] = start.shape
-        landed = (target.repeat_interleave(3, dim=0) + offsets[:, None, None]).requires_grad_()
-        return [landed, landed], [torch.zeros(len(start)), torch.zeros(len(start))]
-
-    monkeypatch.setattr(policy, "descend", fixed_descent)
-    loss, metrics = policy.compute_loss({"obs": random_obs(low_dim_meta, batch=4, horizon=2), "action": actions})
-    assert seen["starts"] == (12, 6, 2)  # three descents per window
-    assert loss.item() == pytest.approx(0.1**2, rel=1e-4) and metrics["final_mse"] == pytest.approx(0.1**2, rel=1e-4)
+    torch.manual_seed(5)
+    target = policy.normalizer.normalize("action", actions).repeat_interleave(3, dim=0)
+    starts = policy.cfg.init_std * torch.randn(12, 6, 2)
+    chunks, _ = policy.descend(policy.encode_obs(obs).repeat_interleave(3, dim=0), starts, 2, create_graph=True)
+    errors = torch.stack([(y - target).pow(2).mean(dim=(1, 2)) for y in chunks]).view(2, 4, 3)
+    per_start = errors.mean(dim=0) if loss_on_all_steps else errors[-1]
+    assert not torch.allclose(per_start.min(dim=1).values, per_start.mean(dim=1))  # the choice matters here
+    expected = per_start.min(dim=1).values.mean()
+    expected.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert metrics["final_mse"] == pytest.approx(errors[-1].gather(1, per_start.argmin(1, keepdim=True)).mean().item(), rel=1e-5)
+    for got, p in zip(grads, policy.energy_net.parameters()):
+        torch.testing.assert_close(got, p.grad, rtol=1e-4, atol=1e-7)
 
 
 def test_one_training_start_is_the_plain_mean_squared_error(low_dim_meta):

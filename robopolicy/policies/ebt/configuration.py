@@ -19,7 +19,8 @@ class EBTConfig:
     mean squared error of every step's chunk (``loss_on_all_steps``) or of the last one. alpha = exp(log_alpha)
     is learned (positive by construction) from ``step_size``. ``train_starts`` K > 1 descends from K starts per
     window and keeps only the best one's error (winner takes all), so different starts may settle in different
-    modes of the demonstrations instead of all being pulled to their average.
+    modes of the demonstrations instead of all being pulled to their average (the winner is found by K descents
+    without a graph; only it is descended again with one).
     Inference: ``inference_steps`` steps from noise, or from the previous chunk shifted by Ta (``warm_start``);
     ``candidates`` (G) descents per requested sample, the lowest final energy wins; ``early_stop_tol`` > 0
     stops once no sample's energy falls by more than that in a step.

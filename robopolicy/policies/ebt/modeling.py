@@ -85,23 +85,24 @@ class EBTPolicy(Policy):
         return self.energy_net(obs_tokens, chunk)
 
     def descend(
-        self, obs_tokens: torch.Tensor, chunk: torch.Tensor, steps: int, *, create_graph: bool, langevin_std: float = 0.0,
-        detach_between_steps: bool = False, early_stop_tol: float = 0.0,
+        self, obs_tokens: torch.Tensor, chunk: torch.Tensor, steps: int, *, create_graph: bool,
+        langevin: torch.Tensor | None = None, detach_between_steps: bool = False, early_stop_tol: float = 0.0,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Up to ``steps`` steps y <- y - alpha dE/dy from ``chunk`` (N, Tp, Da).
 
+        ``langevin`` (S, N, Tp, Da), training only: noise added to y before each step.
         Returns the chunks [y_1, ..., y_S] and the energies [E(y_0), ..., E(y_{S-1})] they were stepped from.
         With ``create_graph`` the steps stay differentiable (training); otherwise every y is detached.
         """
         chunks, energies = [], []
         y = chunk
-        for _ in range(steps):
+        for step in range(steps):
             if detach_between_steps or not create_graph:
                 y = y.detach()
             if not y.requires_grad:
                 y = y.requires_grad_(True)
-            if langevin_std > 0:
-                y = y + langevin_std * torch.randn_like(y)
+            if langevin is not None:
+                y = y + langevin[step]
             energy = self.energy(obs_tokens, y)
             (grad,) = torch.autograd.grad(energy.sum(), y, create_graph=create_graph)
             if energies and early_stop_tol > 0 and bool((energies[-1] - energy.detach()).max() <= early_stop_tol):
@@ -117,18 +118,21 @@ class EBTPolicy(Policy):
         tokens = self.encode_obs(batch["obs"])
         b, k = x0.shape[0], self.cfg.train_starts
         steps = random.randint(self.cfg.train_steps_min, self.cfg.train_steps_max)
-        start = self.cfg.init_std * torch.randn((b * k, *x0.shape[1:]), device=x0.device)  # K starts per window
-        chunks, energies = self.descend(
-            tokens.repeat_interleave(k, dim=0), start, steps, create_graph=True, langevin_std=self.cfg.langevin_std,
-            detach_between_steps=self.cfg.detach_between_steps,
-        )
-        target = x0.repeat_interleave(k, dim=0)
-        errors = torch.stack([(y - target).pow(2).mean(dim=(1, 2)) for y in chunks]).view(steps, b, k)  # (S, B, K)
-        per_start = errors.mean(dim=0) if self.cfg.loss_on_all_steps else errors[-1]  # (B, K)
-        best = per_start.argmin(dim=1)  # (B,): with K = 1 the plain mean squared error
-        loss = per_start.gather(1, best[:, None]).mean()
+        start = self.cfg.init_std * torch.randn((b, k, *x0.shape[1:]), device=x0.device)  # K starts per window
+        langevin = None
+        if self.cfg.langevin_std > 0:
+            langevin = self.cfg.langevin_std * torch.randn((steps, *start.shape), device=x0.device)
+        rows = torch.arange(b, device=x0.device)
+        best = self._best_starts(tokens.detach(), start, langevin, x0, steps) if k > 1 else torch.zeros_like(rows)
+        start = start[rows, best]
+        if langevin is not None:
+            langevin = langevin[:, rows, best]
+        chunks, energies = self.descend(tokens, start, steps, create_graph=True, langevin=langevin,
+                                        detach_between_steps=self.cfg.detach_between_steps)
+        errors = torch.stack([(y - x0).pow(2).mean(dim=(1, 2)) for y in chunks])  # (S, B)
+        loss = (errors.mean(dim=0) if self.cfg.loss_on_all_steps else errors[-1]).mean()
         logs = {
-            "final_mse": errors[-1].gather(1, best[:, None]).mean().item(), "alpha": self.alpha.item(),
+            "final_mse": errors[-1].mean().item(), "alpha": self.alpha.item(),
             "energy_drop": (energies[0] - energies[-1]).mean().item() if len(energies) > 1 else 0.0, "steps": steps,
         }
         if self.cfg.matching_weight > 0:
@@ -136,11 +140,28 @@ class EBTPolicy(Policy):
             loss = loss + self.cfg.matching_weight * matching
             logs["matching"] = matching.item()
         if self.cfg.contrastive_weight > 0:
-            reached = chunks[-1].detach().view(b, k, *x0.shape[1:])[torch.arange(b, device=x0.device), best]
-            contrastive, energy_gap = self._contrastive_loss(batch["obs"], tokens, reached, steps)
+            contrastive, energy_gap = self._contrastive_loss(batch["obs"], tokens, chunks[-1].detach(), steps)
             loss = loss + self.cfg.contrastive_weight * contrastive
             logs.update(contrastive=contrastive.item(), energy_gap=energy_gap)
         return loss, {"loss": loss.item(), **logs}
+
+    def _best_starts(
+        self, tokens: torch.Tensor, starts: torch.Tensor, langevin: torch.Tensor | None, x0: torch.Tensor, steps: int
+    ) -> torch.Tensor:
+        """Index (B,) of each window's start whose descent lands closest to its demonstration (winner takes all).
+
+        tokens (B, To, D); starts (B, K, Tp, Da); langevin None or (S, B, K, Tp, Da); x0 (B, Tp, Da).
+        Only the winner's error enters the loss and the choice itself has no gradient, so the K descents are
+        run first-order and without a graph, and only the winner is descended again with one: the same gradient
+        as back-propagating through all K, for about a third of the cost per extra start.
+        """
+        b, k = starts.shape[:2]
+        flat = None if langevin is None else langevin.flatten(1, 2)
+        chunks, _ = self.descend(tokens.repeat_interleave(k, dim=0), starts.flatten(0, 1), steps, create_graph=False,
+                                 langevin=flat)
+        target = x0.repeat_interleave(k, dim=0)
+        errors = torch.stack([(y - target).pow(2).mean(dim=(1, 2)) for y in chunks]).view(steps, b, k)  # (S, B, K)
+        return (errors.mean(dim=0) if self.cfg.loss_on_all_steps else errors[-1]).argmin(dim=1)
 
     def _matching_loss(self, tokens: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """Equilibrium matching: from y = g x0 + (1 - g) init_std eps, g ~ U(0, 1) per window, one descent step
@@ -187,7 +208,7 @@ class EBTPolicy(Policy):
         noise: the initial chunks in normalized units, (B, Tp, Da) or (B, K, Tp, Da); with G > 1 one more
         axis before (Tp, Da): (B, G, Tp, Da) or (B, K, G, Tp, Da). Inference is deterministic given it.
         info: ``energy`` (B,) or (B, K), the final energy of the returned chunk; ``steps``, descent steps
-        taken; ``nfe``, energy evaluations (steps + 1 for the final energy).
+        taken; ``nfe``, energy evaluations per returned chunk (G x (steps + 1): the final energy included).
         """
         self._check_num_samples(num_samples)
         with torch.no_grad():
@@ -222,5 +243,5 @@ class EBTPolicy(Policy):
         full = self.normalizer.unnormalize(ACTION_KEY, final)
         if k > 1:
             full, energy = rearrange(full, "(b k) t d -> b k t d", k=k), rearrange(energy, "(b k) -> b k", k=k)
-        info = {"energy": energy, "steps": len(chunks), "nfe": len(chunks) + 1}
+        info = {"energy": energy, "steps": len(chunks), "nfe": g * (len(chunks) + 1)}
         return Chunk(actions=full[..., self.chunk_spec.executed, :], full=full, info=info)
