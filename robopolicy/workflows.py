@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from robopolicy.core import ChunkSpec, Normalizer, Policy, build_policy, load_policy, read_checkpoint
+from robopolicy.core import ChunkSpec, Normalizer, Policy, build_policy, policy_from_checkpoint, read_checkpoint
 from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
@@ -100,12 +100,13 @@ def train(cfg: Mapping[str, Any], run_dir: str | Path) -> tuple[TrainResult, Eva
 
 def _load_for_evaluation(checkpoint: Path, weights: str,
                          inference: Mapping[str, Any] | None) -> tuple[dict[str, Any], Policy]:
-    """A checkpoint's stored run config and its policy (no Hydra, no unpickling), with inference options applied."""
-    config = read_checkpoint(checkpoint).config
-    policy = load_policy(checkpoint, weights=weights)
+    """A checkpoint's stored run config and its policy (no Hydra, no unpickling; the directory read once), with
+    inference options applied."""
+    ckpt = read_checkpoint(checkpoint)
+    policy = policy_from_checkpoint(ckpt, checkpoint, weights=weights)
     if inference:
         policy.configure_inference(**inference)
-    return config, policy
+    return ckpt.config, policy
 
 
 def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_envs: int = 50, video_episodes: int = 4,

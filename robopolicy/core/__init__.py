@@ -1,6 +1,8 @@
 """Contracts shared by every policy family: chunks, shapes, normalization, the policy base, runner, registry, checkpoints."""
 
-from robopolicy.core.checkpoint import Checkpoint, build_policy, describe_policy, load_policy, read_checkpoint, save_checkpoint
+from robopolicy.core.checkpoint import (
+    Checkpoint, build_policy, describe_policy, load_policy, policy_from_checkpoint, read_checkpoint, save_checkpoint,
+)
 from robopolicy.core.chunk import Chunk, ChunkSpec
 from robopolicy.core.errors import CheckpointError
 from robopolicy.core.normalizer import ACTION_KEY, Normalizer
@@ -12,6 +14,6 @@ from robopolicy.core.shape_meta import ObsSpec, ShapeMeta
 __all__ = [
     "ACTION_KEY", "Batch", "Checkpoint", "CheckpointError", "Chunk", "ChunkSpec", "Denoiser", "Normalizer",
     "ObsDict", "ObsSpec", "Policy", "PolicyRunner", "RunnerStats", "ShapeMeta", "available_policies",
-    "build_policy", "describe_policy", "get_policy_class", "load_policy", "read_checkpoint", "register_policy",
+    "build_policy", "describe_policy", "get_policy_class", "load_policy", "policy_from_checkpoint", "read_checkpoint", "register_policy",
     "save_checkpoint",
 ]

@@ -146,9 +146,14 @@ def read_checkpoint(path: str | Path, *, with_train_state: bool = False) -> Chec
 
 def load_policy(path: str | Path, *, weights: str = "ema", device: str | torch.device = "cpu") -> Policy:
     """Rebuild the policy saved in ``path`` in eval mode. ``weights``: "ema" (falls back to "model" if absent) or "model"."""
+    return policy_from_checkpoint(read_checkpoint(path), path, weights=weights, device=device)
+
+
+def policy_from_checkpoint(ckpt: Checkpoint, path: str | Path, *, weights: str = "ema",
+                           device: str | torch.device = "cpu") -> Policy:
+    """The policy of an already read checkpoint (read from ``path``, named in errors), in eval mode; see load_policy."""
     if weights not in ("ema", "model"):
         raise ValueError(f"weights must be 'ema' or 'model', got {weights!r}")
-    ckpt = read_checkpoint(path)
     policy = build_policy(ckpt.config)
     state = ckpt.ema if weights == "ema" and ckpt.ema is not None else ckpt.model
     missing, unexpected = policy.load_state_dict(state, strict=False)
