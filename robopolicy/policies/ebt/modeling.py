@@ -129,8 +129,8 @@ class EBTPolicy(Policy):
             langevin = langevin[:, rows, best]
         chunks, energies = self.descend(tokens, start, steps, create_graph=True, langevin=langevin,
                                         detach_between_steps=self.cfg.detach_between_steps)
-        errors = torch.stack([(y - x0).pow(2).mean(dim=(1, 2)) for y in chunks])  # (S, B)
-        loss = (errors.mean(dim=0) if self.cfg.loss_on_all_steps else errors[-1]).mean()
+        errors, regressed = self._descent_errors(chunks, x0)
+        loss = regressed.mean()
         logs = {
             "final_mse": errors[-1].mean().item(), "alpha": self.alpha.item(),
             "energy_drop": (energies[0] - energies[-1]).mean().item() if len(energies) > 1 else 0.0, "steps": steps,
@@ -159,9 +159,14 @@ class EBTPolicy(Policy):
         flat = None if langevin is None else langevin.flatten(1, 2)
         chunks, _ = self.descend(tokens.repeat_interleave(k, dim=0), starts.flatten(0, 1), steps, create_graph=False,
                                  langevin=flat)
-        target = x0.repeat_interleave(k, dim=0)
-        errors = torch.stack([(y - target).pow(2).mean(dim=(1, 2)) for y in chunks]).view(steps, b, k)  # (S, B, K)
-        return (errors.mean(dim=0) if self.cfg.loss_on_all_steps else errors[-1]).argmin(dim=1)
+        _, regressed = self._descent_errors(chunks, x0.repeat_interleave(k, dim=0))
+        return regressed.view(b, k).argmin(dim=1)
+
+    def _descent_errors(self, chunks: list[torch.Tensor], target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Squared error (S, N) of each step's chunk (N, Tp, Da) against ``target`` (N, Tp, Da), and the (N,) error
+        the loss regresses: the mean over the steps (``loss_on_all_steps``) or the last step's."""
+        errors = torch.stack([(y - target).pow(2).mean(dim=(1, 2)) for y in chunks])
+        return errors, errors.mean(dim=0) if self.cfg.loss_on_all_steps else errors[-1]
 
     def _matching_loss(self, tokens: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """Equilibrium matching: from y = g x0 + (1 - g) init_std eps, g ~ U(0, 1) per window, one descent step
