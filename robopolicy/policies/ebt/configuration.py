@@ -29,6 +29,8 @@ class EBTConfig:
     (alpha dE/dy = y - x), so the data are the energy's stationary points and steps taken near them refine.
     Energy as uncertainty: ``contrastive_weight`` > 0 adds a logistic term that trains the final energy low for
     each window's own observation and high for observations assembled from two windows (negatives.py).
+    Choosing among descents: ``ranking_weight`` > 0 (needs ``train_starts`` > 1) adds a cross-entropy over the
+    final energies of a window's K descents whose target is the one that landed closest to the demonstration.
     """
 
     dim: int = 64
@@ -51,6 +53,7 @@ class EBTConfig:
     early_stop_tol: float = 0.0
     matching_weight: float = 0.0
     contrastive_weight: float = 0.0
+    ranking_weight: float = 0.0
     encoder: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,6 +67,10 @@ class EBTConfig:
         for name in ("step_size", "init_std"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"ebt: {name} must be positive, got {getattr(self, name)}")
-        for name in ("langevin_std", "early_stop_tol", "dropout", "matching_weight", "contrastive_weight"):
+        for name in ("langevin_std", "early_stop_tol", "dropout", "matching_weight", "contrastive_weight",
+                     "ranking_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ebt: {name} must be >= 0, got {getattr(self, name)}")
+        if self.ranking_weight > 0 and self.train_starts < 2:
+            raise ValueError("ebt: ranking_weight > 0 ranks a window's descents from several starts; "
+                             f"set policy.train_starts to 2 or more (got {self.train_starts})")

@@ -11,7 +11,8 @@ Training unrolls the same descent for a random number of steps S from noise and 
 built with create_graph=True), so the network learns an energy whose descent lands on the data
 (Gladstone et al. 2025, "Energy-Based Transformers are Scalable Learners and Thinkers"). Optional terms:
 equilibrium matching (one step from a noised demonstration lands on it; after Wang and Du 2025, "Equilibrium
-Matching") and a contrastive term that makes the energy an uncertainty signal.
+Matching"), a contrastive term that makes the energy an uncertainty signal, and a ranking term that makes the lowest
+energy among several descents mark the one closest to the demonstration.
 """
 
 from __future__ import annotations
@@ -123,7 +124,9 @@ class EBTPolicy(Policy):
         if self.cfg.langevin_std > 0:
             langevin = self.cfg.langevin_std * torch.randn((steps, *start.shape), device=x0.device)
         rows = torch.arange(b, device=x0.device)
-        best = self._best_starts(tokens.detach(), start, langevin, x0, steps) if k > 1 else torch.zeros_like(rows)
+        best, landed, landed_error = torch.zeros_like(rows), None, None
+        if k > 1:
+            best, landed, landed_error = self._best_starts(tokens.detach(), start, langevin, x0, steps)
         start = start[rows, best]
         if langevin is not None:
             langevin = langevin[:, rows, best]
@@ -143,12 +146,17 @@ class EBTPolicy(Policy):
             contrastive, energy_gap = self._contrastive_loss(batch["obs"], tokens, chunks[-1].detach(), steps)
             loss = loss + self.cfg.contrastive_weight * contrastive
             logs.update(contrastive=contrastive.item(), energy_gap=energy_gap)
+        if self.cfg.ranking_weight > 0:
+            ranking, hits = self._ranking_loss(tokens, landed, landed_error)
+            loss = loss + self.cfg.ranking_weight * ranking
+            logs.update(ranking=ranking.item(), ranking_hits=hits)
         return loss, {"loss": loss.item(), **logs}
 
     def _best_starts(
         self, tokens: torch.Tensor, starts: torch.Tensor, langevin: torch.Tensor | None, x0: torch.Tensor, steps: int
-    ) -> torch.Tensor:
-        """Index (B,) of each window's start whose descent lands closest to its demonstration (winner takes all).
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Index (B,) of each window's start whose descent lands closest to its demonstration (winner takes all),
+        with where each of the K descents landed (B, K, Tp, Da) and its last step's squared error (B, K).
 
         tokens (B, To, D); starts (B, K, Tp, Da); langevin None or (S, B, K, Tp, Da); x0 (B, Tp, Da).
         Only the winner's error enters the loss and the choice itself has no gradient, so the K descents are
@@ -159,8 +167,23 @@ class EBTPolicy(Policy):
         flat = None if langevin is None else langevin.flatten(1, 2)
         chunks, _ = self.descend(tokens.repeat_interleave(k, dim=0), starts.flatten(0, 1), steps, create_graph=False,
                                  langevin=flat)
-        _, regressed = self._descent_errors(chunks, x0.repeat_interleave(k, dim=0))
-        return regressed.view(b, k).argmin(dim=1)
+        errors, regressed = self._descent_errors(chunks, x0.repeat_interleave(k, dim=0))
+        return regressed.view(b, k).argmin(dim=1), chunks[-1].view(starts.shape), errors[-1].view(b, k)
+
+    def _ranking_loss(self, tokens: torch.Tensor, landed: torch.Tensor, error: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Cross-entropy that makes the lowest final energy among a window's K descents mark the one that landed
+        closest to its demonstration, the choice best-of-G inference makes by energy.
+
+        tokens (B, To, D); landed (B, K, Tp, Da), detached; error (B, K), each descent's last squared error.
+        The energies are read at fixed chunks, so the term reaches the network only through the energy's level
+        there, not through the descent. Returns the loss and the fraction of windows whose lowest-energy descent
+        is already the closest one.
+        """
+        b, k = error.shape
+        energy = self.energy(tokens.repeat_interleave(k, dim=0), landed.flatten(0, 1)).view(b, k)
+        closest = error.argmin(dim=1)
+        hits = (energy.argmin(dim=1) == closest).float().mean().item()
+        return F.cross_entropy(-energy, closest), hits
 
     def _descent_errors(self, chunks: list[torch.Tensor], target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Squared error (S, N) of each step's chunk (N, Tp, Da) against ``target`` (N, Tp, Da), and the (N,) error
