@@ -175,9 +175,9 @@ class EBTPolicy(Policy):
         closest to its demonstration, the choice best-of-G inference makes by energy.
 
         tokens (B, To, D); landed (B, K, Tp, Da), detached; error (B, K), each descent's last squared error.
-        The energies are read at fixed chunks, so the term reaches the network only through the energy's level
-        there, not through the descent. Returns the loss and the fraction of windows whose lowest-energy descent
-        is already the closest one.
+        The energies are read at fixed chunks, so no gradient flows through the descent; but reshaping the energy
+        there moves where later descents land (docs/ebt.md measures the trade). Returns the loss and the fraction of
+        windows whose lowest-energy descent is already the closest one.
         """
         b, k = error.shape
         energy = self.energy(tokens.repeat_interleave(k, dim=0), landed.flatten(0, 1)).view(b, k)
