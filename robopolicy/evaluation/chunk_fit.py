@@ -13,6 +13,9 @@ slice (the Ta actions a rollout runs):
 - ``travel_ratio``: the summed step-to-step change of the predicted actions over that of the demonstrated
   ones (for position actions, path length). Below 1 is the signature of averaging over modes: a chunk
   that splits the difference between "go left" and "go right" moves less than either.
+  ``best_of_k_travel_ratio`` is the same for the sample closest to the demonstration and
+  ``lowest_energy_travel_ratio`` for the lowest-energy one: when even the closest sample moves too little,
+  every sample is shrunk and no re-ranking restores the motion.
 """
 
 from __future__ import annotations
@@ -38,12 +41,18 @@ class ChunkFit:
     lowest_energy_error: float | None
     spread: float
     travel_ratio: float
+    best_of_k_travel_ratio: float
+    lowest_energy_travel_ratio: float | None
 
     def summary(self) -> str:
-        energy = "" if self.lowest_energy_error is None else f", lowest energy {self.lowest_energy_error:.4g}"
+        energy, energy_travel = "", ""
+        if self.lowest_energy_error is not None:
+            energy = f", lowest energy {self.lowest_energy_error:.4g}"
+            energy_travel = f", lowest energy {self.lowest_energy_travel_ratio:.3f}"
         return (f"chunk fit on {self.num_windows} held-out windows, {self.num_samples} samples each: error "
                 f"{self.error:.4g} (best of {self.num_samples} {self.best_of_k_error:.4g}{energy}), spread "
-                f"{self.spread:.4g}, travel ratio {self.travel_ratio:.3f}")
+                f"{self.spread:.4g}, travel ratio {self.travel_ratio:.3f} (best of {self.num_samples} "
+                f"{self.best_of_k_travel_ratio:.3f}{energy_travel})")
 
 
 def chunk_fit(policy: Policy, data: SequenceDataset, *, num_windows: int = 400, num_samples: int = 8,
@@ -69,21 +78,26 @@ def chunk_fit(policy: Policy, data: SequenceDataset, *, num_windows: int = 400, 
         demo = batch[ACTION_KEY][:, None, executed].to(predicted)  # (B, 1, Ta, Da)
         errors.append(torch.linalg.vector_norm(predicted - demo, dim=-1).mean(-1))  # (B, K)
         spreads.append(torch.linalg.vector_norm(predicted - predicted.mean(1, keepdim=True), dim=-1).mean((1, 2)))
-        travel.append(torch.linalg.vector_norm(predicted.diff(dim=-2), dim=-1).sum(-1).mean(1))  # (B,)
+        travel.append(torch.linalg.vector_norm(predicted.diff(dim=-2), dim=-1).sum(-1))  # (B, K)
         demo_travel.append(torch.linalg.vector_norm(demo.diff(dim=-2), dim=-1).sum(-1)[:, 0])
         if isinstance(chunk.info.get("energy"), torch.Tensor):
             energies.append(chunk.info["energy"].detach().reshape(len(demo), num_samples))
-    error = torch.cat(errors)
-    lowest_energy = None
+    error, travel, demo_travel = torch.cat(errors), torch.cat(travel), torch.cat(demo_travel).sum()
+    rows = torch.arange(len(error))
+    closest = error.argmin(1)
+    lowest_energy, lowest_energy_travel = None, None
     if len(energies) == len(errors):
         pick = torch.cat(energies).argmin(1)
-        lowest_energy = float(error[torch.arange(len(error)), pick].mean())
+        lowest_energy = float(error[rows, pick].mean())
+        lowest_energy_travel = float(travel[rows, pick].sum() / demo_travel)
     return ChunkFit(
         num_windows=len(indices),
         num_samples=num_samples,
         error=float(error.mean()),
-        best_of_k_error=float(error.min(1).values.mean()),
+        best_of_k_error=float(error[rows, closest].mean()),
         lowest_energy_error=lowest_energy,
         spread=float(torch.cat(spreads).mean()),
-        travel_ratio=float(torch.cat(travel).sum() / torch.cat(demo_travel).sum()),
+        travel_ratio=float(travel.mean(1).sum() / demo_travel),
+        best_of_k_travel_ratio=float(travel[rows, closest].sum() / demo_travel),
+        lowest_energy_travel_ratio=lowest_energy_travel,
     )
