@@ -49,7 +49,7 @@ class ChunkFit:
         if self.lowest_energy_error is not None:
             energy = f", lowest energy {self.lowest_energy_error:.4g}"
             energy_travel = f", lowest energy {self.lowest_energy_travel_ratio:.3f}"
-        return (f"chunk fit on {self.num_windows} held-out windows, {self.num_samples} samples each: error "
+        return (f"chunk fit on {self.num_windows} windows, {self.num_samples} samples each: error "
                 f"{self.error:.4g} (best of {self.num_samples} {self.best_of_k_error:.4g}{energy}), spread "
                 f"{self.spread:.4g}, travel ratio {self.travel_ratio:.3f} (best of {self.num_samples} "
                 f"{self.best_of_k_travel_ratio:.3f}{energy_travel})")

@@ -102,7 +102,7 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
     assert fit["filter_key"] == "valid" and fit["num_windows"] == 6 and fit["num_samples"] == 3
     assert 0 < fit["best_of_k_error"] <= fit["lowest_energy_error"] and fit["best_of_k_error"] <= fit["error"]
     assert fit["spread"] > 0 and fit["travel_ratio"] > 0 and fit["best_of_k_travel_ratio"] > 0
-    assert "chunk fit on 6 held-out windows" in out.stdout
+    assert "chunk fit on 6 windows" in out.stdout
     assert not (fit_dir / "eval.json").exists()
     missing = run("eval.py", f"checkpoint={last}", "num_episodes=0", "chunk_fit.windows=6",
                   f"chunk_fit.dataset={tmp_path / 'nowhere.hdf5'}", check=False)
