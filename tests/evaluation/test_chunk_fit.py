@@ -86,7 +86,8 @@ class ReversedReplayPolicy(ReplayPolicy):
 
     def predict_chunk(self, obs, *, num_samples=1, noise=None, generator=None) -> Chunk:
         chunk = super().predict_chunk(obs, num_samples=num_samples)
-        return Chunk(actions=chunk.actions.flip(1), full=chunk.full.flip(1), info={"energy": chunk.info["energy"].flip(1)})
+        energy = chunk.info["energy"].flip(1)
+        return Chunk(actions=chunk.actions.flip(1), full=chunk.full.flip(1), info={"energy": energy})
 
 
 @pytest.mark.parametrize("policy_class", [ReplayPolicy, ReversedReplayPolicy])
