@@ -85,11 +85,16 @@ def chunk_fit(policy: Policy, data: SequenceDataset, *, num_windows: int = 400, 
     error, sample_travel, total_demo_travel = torch.cat(errors), torch.cat(travel), torch.cat(demo_travel).sum()
     rows = torch.arange(len(error))
     closest = error.argmin(1)
+
+    def travel_ratio(per_window: torch.Tensor) -> float:
+
+        return float(per_window.sum() / total_demo_travel)
+
     lowest_energy, lowest_energy_travel = None, None
     if len(energies) == len(errors):
         pick = torch.cat(energies).argmin(1)
         lowest_energy = float(error[rows, pick].mean())
-        lowest_energy_travel = float(sample_travel[rows, pick].sum() / total_demo_travel)
+        lowest_energy_travel = travel_ratio(sample_travel[rows, pick])
     return ChunkFit(
         num_windows=len(indices),
         num_samples=num_samples,
@@ -97,7 +102,7 @@ def chunk_fit(policy: Policy, data: SequenceDataset, *, num_windows: int = 400, 
         best_of_k_error=float(error[rows, closest].mean()),
         lowest_energy_error=lowest_energy,
         spread=float(torch.cat(spreads).mean()),
-        travel_ratio=float(sample_travel.mean(1).sum() / total_demo_travel),
-        best_of_k_travel_ratio=float(sample_travel[rows, closest].sum() / total_demo_travel),
+        travel_ratio=travel_ratio(sample_travel.mean(1)),
+        best_of_k_travel_ratio=travel_ratio(sample_travel[rows, closest]),
         lowest_energy_travel_ratio=lowest_energy_travel,
     )
