@@ -87,7 +87,7 @@ def chunk_fit(policy: Policy, data: SequenceDataset, *, num_windows: int = 400, 
     closest = error.argmin(1)
 
     def travel_ratio(per_window: torch.Tensor) -> float:
-
+        """Travel per window (N,), of one chosen sample or averaged over the samples, over the demonstrations' travel."""
         return float(per_window.sum() / total_demo_travel)
 
     lowest_energy, lowest_energy_travel = None, None
