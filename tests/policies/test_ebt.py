@@ -126,6 +126,35 @@ def test_warm_start_continues_from_the_shifted_previous_chunk_and_reset_forgets_
     assert policy._previous is None
 
 
+def test_relative_chunks_are_descended_as_offsets_from_the_key_s_last_frame_and_returned_absolute(low_dim_meta):
+    """With the step size ~0 the descent leaves its start alone, so the returned chunk is the start plus the anchor:
+    each window's (and each of its K samples') own last ``agent_pos``, in normalized action units."""
+    policy = make_policy(low_dim_meta, relative_to="agent_pos", candidates=2)
+    policy.log_alpha.data.fill_(-40.0)
+    obs = random_obs(low_dim_meta, batch=3, horizon=2)
+    noise = torch.randn(3, 4, 2, 6, 2)  # (B, K, G, Tp, Da)
+    chunk = policy.predict_chunk(obs, num_samples=4, noise=noise)
+    anchor = policy.normalizer.normalize("action", obs["agent_pos"][:, -1])  # (B, Da)
+    chosen = policy.normalizer.normalize("action", chunk.full) - anchor[:, None, None]  # (B, K, Tp, Da)
+    assert chunk.full.shape == (3, 4, 6, 2)
+    assert all(any(torch.allclose(chosen[i, j], noise[i, j, c], atol=1e-5) for c in range(2)) for i in range(3) for j in range(4))
+    absolute = make_policy(low_dim_meta)
+    absolute.log_alpha.data.fill_(-40.0)
+    w = noise[:, 0, 0]
+    torch.testing.assert_close(absolute.normalizer.normalize("action", absolute.predict_chunk(obs, noise=w).full), w)
+
+
+def test_a_relative_warm_start_keeps_the_previous_chunk_where_it_was_in_the_workspace(low_dim_meta):
+    policy = make_policy(low_dim_meta, relative_to="agent_pos", warm_start=True, inference_steps=1)
+    first_obs, obs = random_obs(low_dim_meta, batch=2, horizon=2, seed=1), random_obs(low_dim_meta, batch=2, horizon=2, seed=2)
+    previous = policy.normalizer.normalize("action", policy.predict_chunk(first_obs, noise=torch.randn(2, 6, 2)).full)
+    shifted = torch.cat([previous[:, 3:], previous[:, -1:].expand(-1, 3, -1)], dim=1)
+    offsets = shifted - policy.normalizer.normalize("action", obs["agent_pos"][:, -1:])
+    second = policy.predict_chunk(obs)
+    policy.reset()
+    torch.testing.assert_close(second.full, policy.predict_chunk(obs, noise=offsets).full, rtol=1e-5, atol=1e-5)
+
+
 def test_early_stop_ends_the_descent_when_the_energy_stops_falling(low_dim_meta):
     policy = make_policy(low_dim_meta, inference_steps=5)
     obs = random_obs(low_dim_meta, batch=2, horizon=2)
@@ -146,6 +175,8 @@ def test_early_stop_ends_the_descent_when_the_energy_stops_falling(low_dim_meta)
         ({"action_patch": 0}, "action_patch must be a positive integer"),
         ({"ranking_weight": 1.0, "train_starts": 1}, "set policy.train_starts to 2 or more"),
         ({"ranking_weight": -1.0}, "ranking_weight must be >= 0"),
+        ({"relative_to": "gripper"}, "'gripper' is not a low-dim observation key of this task"),
+        ({"relative_to": "object"}, "has shape \\(4,\\), but offsets need the action's shape \\(2,\\)"),
     ],
 )
 def test_config_errors(low_dim_meta, overrides, message):
@@ -183,13 +214,17 @@ def test_several_training_starts_give_the_gradient_of_regressing_only_each_windo
         torch.testing.assert_close(got, p.grad, rtol=1e-4, atol=1e-7)
 
 
-def test_one_training_start_is_the_plain_mean_squared_error(low_dim_meta):
-    policy = make_policy(low_dim_meta, train_starts=1, train_steps_min=2, train_steps_max=2).train()
+@pytest.mark.parametrize("relative_to", [None, "agent_pos"])
+def test_one_training_start_is_the_plain_mean_squared_error(low_dim_meta, relative_to):
+    """With ``relative_to`` the regression target is the chunk's offset from the key's last frame."""
+    policy = make_policy(low_dim_meta, train_starts=1, train_steps_min=2, train_steps_max=2, relative_to=relative_to).train()
     obs, actions = random_obs(low_dim_meta, batch=5, horizon=2), torch.rand(5, 6, 2)
     torch.manual_seed(3)
     loss, _ = policy.compute_loss({"obs": obs, "action": actions})
     torch.manual_seed(3)
     target = policy.normalizer.normalize("action", actions)
+    if relative_to:
+        target = target - policy.normalizer.normalize("action", obs["agent_pos"][:, -1:])
     chunks, _ = policy.descend(policy.encode_obs(obs), policy.cfg.init_std * torch.randn_like(target), 2, create_graph=True)
     expected = torch.stack([torch.nn.functional.mse_loss(y, target) for y in chunks]).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)

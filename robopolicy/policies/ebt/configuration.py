@@ -31,6 +31,10 @@ class EBTConfig:
     each window's own observation and high for observations assembled from two windows (negatives.py).
     Choosing among descents: ``ranking_weight`` > 0 (needs ``train_starts`` > 1) adds a cross-entropy over the
     final energies of a window's K descents whose target is the one that landed closest to the demonstration.
+    Action frame: ``relative_to`` names a low-dim observation key in the action's units (e.g. ``agent_pos`` when
+    the action is a target position); the chunk is then descended, regressed and started from noise as offsets from
+    that key's last frame (both in normalized action units), so a start's noise reads as a motion rather than as
+    a place in the workspace. Chunks come back absolute either way.
     """
 
     dim: int = 64
@@ -54,6 +58,7 @@ class EBTConfig:
     matching_weight: float = 0.0
     contrastive_weight: float = 0.0
     ranking_weight: float = 0.0
+    relative_to: str | None = None
     encoder: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -49,6 +49,13 @@ class EBTPolicy(Policy):
         if chunk_spec.pred_horizon % cfg.action_patch:
             raise ValueError(f"ebt: policy.action_patch ({cfg.action_patch}) must divide policy.pred_horizon "
                              f"({chunk_spec.pred_horizon}); pick a divisor, e.g. 1, 2 or 4")
+        if cfg.relative_to is not None and cfg.relative_to not in shape_meta.low_dim_keys:
+            raise ValueError(f"ebt: policy.relative_to={cfg.relative_to!r} is not a low-dim observation key of this "
+                             f"task; choose one of {list(shape_meta.low_dim_keys)} or null")
+        if cfg.relative_to is not None and shape_meta.obs[cfg.relative_to].shape != (shape_meta.action_dim,):
+            raise ValueError(f"ebt: policy.relative_to={cfg.relative_to!r} has shape "
+                             f"{shape_meta.obs[cfg.relative_to].shape}, but offsets need the action's shape "
+                             f"({shape_meta.action_dim},); choose a key in the action's units or null")
         self.encoder = ObsEncoder(shape_meta, EncoderConfig.from_dict(cfg.encoder))
         self.energy_net = EnergyTransformer(
             shape_meta.action_dim, chunk_spec.pred_horizon, chunk_spec.obs_horizon, self.encoder.feature_dim,
@@ -80,6 +87,14 @@ class EBTPolicy(Policy):
     def encode_obs(self, obs: ObsDict) -> torch.Tensor:
         """Raw observations {key: (B, To, ...)} -> observation tokens (B, To, D)."""
         return self.encoder(self.normalizer.normalize_obs(obs))
+
+    def anchor(self, obs: ObsDict) -> torch.Tensor:
+        """Where the chunk's offsets are measured from, (B, 1, Da) in normalized action units: the last frame of
+        ``relative_to`` mapped through the action's normalization; zeros when actions are absolute."""
+        if self.cfg.relative_to is None:
+            reference = next(iter(obs.values()))
+            return torch.zeros((reference.shape[0], 1, self.shape_meta.action_dim), device=reference.device)
+        return self.normalizer.normalize(ACTION_KEY, obs[self.cfg.relative_to][:, -1:].float())
 
     def energy(self, obs_tokens: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
         """E(o, y) (N,) for observation tokens (N, To, D) and normalized chunks (N, Tp, Da)."""
@@ -115,7 +130,7 @@ class EBTPolicy(Policy):
 
     # --- training ----------------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        x0 = self.normalizer.normalize(ACTION_KEY, batch["action"].float())  # (B, Tp, Da)
+        x0 = self.normalizer.normalize(ACTION_KEY, batch["action"].float()) - self.anchor(batch["obs"])  # (B, Tp, Da)
         tokens = self.encode_obs(batch["obs"])
         b, k = x0.shape[0], self.cfg.train_starts
         steps = random.randint(self.cfg.train_steps_min, self.cfg.train_steps_max)
@@ -233,14 +248,16 @@ class EBTPolicy(Policy):
     ) -> Chunk:
         """K chunks per observation, each the lowest-energy of G descents (G = ``candidates``).
 
-        noise: the initial chunks in normalized units, (B, Tp, Da) or (B, K, Tp, Da); with G > 1 one more
-        axis before (Tp, Da): (B, G, Tp, Da) or (B, K, G, Tp, Da). Inference is deterministic given it.
+        noise: the initial chunks in normalized units (offsets from ``anchor`` with ``relative_to``), (B, Tp, Da)
+        or (B, K, Tp, Da); with G > 1 one more axis before (Tp, Da): (B, G, Tp, Da) or (B, K, G, Tp, Da).
+        Inference is deterministic given it.
         info: ``energy`` (B,) or (B, K), the final energy of the returned chunk; ``steps``, descent steps
         taken; ``nfe``, energy evaluations per returned chunk (G x (steps + 1): the final energy included).
         """
         self._check_num_samples(num_samples)
         with torch.no_grad():
             tokens = self.encode_obs(obs)
+            anchor = repeat(self.anchor(obs), "b t d -> (b s) t d", s=num_samples * self.cfg.candidates)
         b, k, g = tokens.shape[0], num_samples, self.cfg.candidates
         tp, da = self.chunk_spec.pred_horizon, self.shape_meta.action_dim
         n = b * k * g
@@ -253,7 +270,7 @@ class EBTPolicy(Policy):
             if self._previous.shape[0] != n:
                 raise ValueError("ebt: the warm start holds a different batch; call reset() before changing it")
             ta = self.chunk_spec.action_horizon
-            start = torch.cat([self._previous[:, ta:], self._previous[:, -1:].expand(-1, ta, -1)], dim=1)
+            start = torch.cat([self._previous[:, ta:], self._previous[:, -1:].expand(-1, ta, -1)], dim=1) - anchor
         else:
             start = self.cfg.init_std * torch.randn((n, tp, da), generator=generator, device=tokens.device)
         tokens = repeat(tokens, "b t d -> (b s) t d", s=k * g)
@@ -263,6 +280,7 @@ class EBTPolicy(Policy):
         final = chunks[-1]
         with torch.no_grad():
             energy = self.energy(tokens, final)
+        final = final + anchor  # absolute normalized actions from here on
         best = rearrange(energy, "(bk g) -> bk g", g=g).argmin(dim=1)  # (B*K,)
         final = rearrange(final, "(bk g) t d -> bk g t d", g=g)[torch.arange(b * k), best]
         energy = rearrange(energy, "(bk g) -> bk g", g=g)[torch.arange(b * k), best]
