@@ -177,6 +177,7 @@ def test_early_stop_ends_the_descent_when_the_energy_stops_falling(low_dim_meta)
         ({"ranking_weight": -1.0}, "ranking_weight must be >= 0"),
         ({"relative_to": "gripper"}, "'gripper' is not a low-dim observation key of this task"),
         ({"relative_to": "object"}, "has shape \\(4,\\), but offsets need the action's shape \\(2,\\)"),
+        ({"distance": "l1"}, "distance must be 'squared' or 'euclidean', got 'l1'"),
     ],
 )
 def test_config_errors(low_dim_meta, overrides, message):
@@ -186,12 +187,16 @@ def test_config_errors(low_dim_meta, overrides, message):
         make_policy(low_dim_meta).configure_inference(sampler="ddim")
 
 
+@pytest.mark.parametrize("distance", ["squared", "euclidean"])
 @pytest.mark.parametrize("loss_on_all_steps", [True, False])
-def test_several_training_starts_give_the_gradient_of_regressing_only_each_window_s_best_descent(low_dim_meta, loss_on_all_steps):
+def test_several_training_starts_give_the_gradient_of_regressing_only_each_window_s_best_descent(
+    low_dim_meta, loss_on_all_steps, distance
+):
     """The loss picks the best of K starts without a graph and descends only the winner with one; the loss and the
-    gradients must equal those of unrolling all K with a graph and keeping each window's smallest error."""
+    gradients must equal those of unrolling all K with a graph and keeping each window's smallest error, measured
+    as the mean squared error or as the Euclidean distance between the whole chunks."""
     policy = make_policy(low_dim_meta, train_starts=3, train_steps_min=2, train_steps_max=2,
-                         loss_on_all_steps=loss_on_all_steps).train()
+                         loss_on_all_steps=loss_on_all_steps, distance=distance).train()
     obs, actions = random_obs(low_dim_meta, batch=4, horizon=2), torch.rand(4, 6, 2)
     torch.manual_seed(5)
     loss, metrics = policy.compute_loss({"obs": obs, "action": actions})
@@ -204,7 +209,8 @@ def test_several_training_starts_give_the_gradient_of_regressing_only_each_windo
     starts = policy.cfg.init_std * torch.randn(12, 6, 2)
     chunks, _ = policy.descend(policy.encode_obs(obs).repeat_interleave(3, dim=0), starts, 2, create_graph=True)
     errors = torch.stack([(y - target).pow(2).mean(dim=(1, 2)) for y in chunks]).view(2, 4, 3)
-    per_start = errors.mean(dim=0) if loss_on_all_steps else errors[-1]
+    distances = errors if distance == "squared" else torch.stack([(y - target).flatten(1).norm(dim=1) for y in chunks]).view(2, 4, 3)
+    per_start = distances.mean(dim=0) if loss_on_all_steps else distances[-1]
     assert not torch.allclose(per_start.min(dim=1).values, per_start.mean(dim=1))  # the choice matters here
     expected = per_start.min(dim=1).values.mean()
     expected.backward()
@@ -212,6 +218,20 @@ def test_several_training_starts_give_the_gradient_of_regressing_only_each_windo
     assert metrics["final_mse"] == pytest.approx(errors[-1].gather(1, per_start.argmin(1, keepdim=True)).mean().item(), rel=1e-5)
     for got, p in zip(grads, policy.energy_net.parameters()):
         torch.testing.assert_close(got, p.grad, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize(("distance", "winner"), [("squared", 1), ("euclidean", 0)])
+def test_the_winning_start_is_the_one_with_the_smallest_error_in_the_configured_distance(low_dim_meta, monkeypatch, distance, winner):
+    """Over two steps, start 0 lands at distances 0 then 2 from the demonstration, start 1 at 1.1 and 1.1: the mean
+    distance prefers start 0 (1.0 < 1.1), the mean squared error start 1 (1.21 < 2.0)."""
+    policy = make_policy(low_dim_meta, distance=distance)
+    target = torch.zeros(1, 6, 2)
+    along = torch.zeros(6, 2)
+    along[0, 0] = 1.0  # a unit step in one action coordinate
+    landed = [torch.stack([0.0 * along, 1.1 * along]), torch.stack([2.0 * along, 1.1 * along])]
+    monkeypatch.setattr(policy, "descend", lambda *args, **kwargs: (landed, []))
+    best, _, _ = policy._best_starts(torch.zeros(1, 2, 16), torch.zeros(1, 2, 6, 2), None, target, steps=2)
+    assert best.tolist() == [winner]
 
 
 @pytest.mark.parametrize("relative_to", [None, "agent_pos"])

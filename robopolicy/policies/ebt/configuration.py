@@ -16,7 +16,11 @@ class EBTConfig:
     Training: from ``init_std`` * N(0, I) (normalized action units) take S ~ U{train_steps_min..train_steps_max}
     steps y <- y - alpha dE/dy, keeping the graph through every step (second order) unless
     ``detach_between_steps``; ``langevin_std`` adds noise before each step (training only); the loss is the
-    mean squared error of every step's chunk (``loss_on_all_steps``) or of the last one. alpha = exp(log_alpha)
+    mean squared error of every step's chunk (``loss_on_all_steps``) or of the last one; with ``distance: euclidean``
+    the Euclidean distance between the whole chunks replaces the mean squared error (both in the loss and in
+    choosing the winner among the starts below), as IMLE does (Li and Malik 2018; Rana et al. 2025, "IMLE Policy"):
+    its gradient has the same size however close the chunk already is, and the nearest of several samples is pulled
+    toward a median of the demonstrations it wins rather than their mean. alpha = exp(log_alpha)
     is learned (positive by construction) from ``step_size``. ``train_starts`` K > 1 descends from K starts per
     window and keeps only the best one's error (winner takes all), so different starts may settle in different
     modes of the demonstrations instead of all being pulled to their average (the winner is found by K descents
@@ -50,6 +54,7 @@ class EBTConfig:
     detach_between_steps: bool = False
     langevin_std: float = 0.0
     loss_on_all_steps: bool = True
+    distance: str = "squared"
     train_starts: int = 4
     inference_steps: int = 2
     candidates: int = 1
@@ -76,6 +81,8 @@ class EBTConfig:
                      "ranking_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ebt: {name} must be >= 0, got {getattr(self, name)}")
+        if self.distance not in ("squared", "euclidean"):
+            raise ValueError(f"ebt: distance must be 'squared' or 'euclidean', got {self.distance!r}")
         if self.ranking_weight > 0 and self.train_starts < 2:
             raise ValueError("ebt: ranking_weight > 0 ranks a window's descents from several starts; "
                              f"set policy.train_starts to 2 or more (got {self.train_starts})")

@@ -201,10 +201,16 @@ class EBTPolicy(Policy):
         return F.cross_entropy(-energy, closest), hits
 
     def _descent_errors(self, chunks: list[torch.Tensor], target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Squared error (S, N) of each step's chunk (N, Tp, Da) against ``target`` (N, Tp, Da), and the (N,) error
-        the loss regresses: the mean over the steps (``loss_on_all_steps``) or the last step's."""
+        """Mean squared error (S, N) of each step's chunk (N, Tp, Da) against ``target`` (N, Tp, Da), and the (N,)
+        error the loss regresses and the winner is chosen by: per step that mean squared error or, with
+        ``distance: euclidean``, the distance between the whole chunks; then the mean over the steps
+        (``loss_on_all_steps``) or the last step's."""
         errors = torch.stack([(y - target).pow(2).mean(dim=(1, 2)) for y in chunks])
-        return errors, errors.mean(dim=0) if self.cfg.loss_on_all_steps else errors[-1]
+        per_step = errors
+        if self.cfg.distance == "euclidean":
+            # sqrt(sum of squares); the tiny constant keeps the gradient finite when a chunk lands exactly on target
+            per_step = (errors * target[0].numel() + 1e-12).sqrt()
+        return errors, per_step.mean(dim=0) if self.cfg.loss_on_all_steps else per_step[-1]
 
     def _matching_loss(self, tokens: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """Equilibrium matching: from y = g x0 + (1 - g) init_std eps, g ~ U(0, 1) per window, one descent step
