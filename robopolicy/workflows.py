@@ -111,14 +111,17 @@ def _load_for_evaluation(checkpoint: Path, weights: str,
 
 def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_envs: int = 50, video_episodes: int = 4,
                         output_dir: str | Path | None = None, weights: str = "ema",
-                        inference: Mapping[str, Any] | None = None) -> EvalResult:
-    """Load a checkpoint (no Hydra, no unpickling), rebuild its env from the stored env_args, evaluate."""
+                        inference: Mapping[str, Any] | None = None, noise_seed: int = 0) -> EvalResult:
+    """Load a checkpoint (no Hydra, no unpickling), rebuild its env from the stored env_args, evaluate.
+
+    ``noise_seed`` seeds the policy's sampling noise; the episodes' seeds are fixed, so two noise seeds measure how
+    much a figure owes to the sampler's draw rather than to the policy."""
     checkpoint = Path(checkpoint)
     config, policy = _load_for_evaluation(checkpoint, weights, inference)
     if "env_args" not in config:
         raise ValueError(f"{checkpoint}/config.yaml has no env_args: cannot tell which environment to evaluate in")
     return evaluate_to_dir(policy, config["env_args"], output_dir or checkpoint / "eval", num_episodes=num_episodes,
-                           num_envs=num_envs, video_episodes=video_episodes)
+                           num_envs=num_envs, video_episodes=video_episodes, noise_seed=noise_seed)
 
 
 def chunk_fit_checkpoint(checkpoint: str | Path, *, windows: int = 400, samples: int = 8, filter_key: str = "valid",

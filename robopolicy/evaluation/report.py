@@ -14,14 +14,14 @@ from robopolicy.evaluation.rollout import EVAL_SEED_START, EvalResult, evaluate_
 
 def evaluate_to_dir(policy: Policy, env_args: Mapping[str, Any], output_dir: str | Path, *, num_episodes: int = 50,
                     num_envs: int = 50, video_episodes: int = 4, seed_start: int = EVAL_SEED_START,
-                    progress: bool = True) -> EvalResult:
+                    noise_seed: int = 0, progress: bool = True) -> EvalResult:
     """Run ``evaluate_policy`` and write ``<output_dir>/eval.json`` and ``<output_dir>/episodes.mp4``."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     result = evaluate_policy(
         policy, env_args, num_episodes=num_episodes, num_envs=num_envs, seed_start=seed_start,
         video_path=output_dir / "episodes.mp4" if video_episodes > 0 else None, video_episodes=video_episodes,
-        progress=progress,
+        noise_seed=noise_seed, progress=progress,
     )
     (output_dir / "eval.json").write_text(json.dumps({"family": policy.family, **asdict(result)}, indent=2))
     return result

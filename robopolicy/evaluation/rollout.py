@@ -30,6 +30,7 @@ class EvalResult:
     nfe: float
     batch_size: int
     seed_start: int
+    noise_seed: int = 0  # seeds the policy's sampling noise (the episodes' seeds are seed_start..)
     episode_success: list[bool] = field(default_factory=list)
     episode_max_score: list[float] = field(default_factory=list)
     episode_length: list[int] = field(default_factory=list)
@@ -61,7 +62,7 @@ def evaluate_policy(
     seed_start: int = EVAL_SEED_START,
     video_path: str | Path | None = None,
     video_episodes: int = 4,
-    generator_seed: int = 0,
+    noise_seed: int = 0,
     progress: bool = True,
     env_overrides: Mapping[str, Any] | None = None,
 ) -> EvalResult:
@@ -80,7 +81,7 @@ def evaluate_policy(
     frames: list[np.ndarray] = []
     latencies: list[float] = []
     nfes: list[float] = []
-    generator = torch.Generator(device=policy.device).manual_seed(generator_seed)
+    generator = torch.Generator(device=policy.device).manual_seed(noise_seed)
     bar = tqdm(total=num_episodes, desc="eval", unit="episode", disable=not progress, dynamic_ncols=True)
     for batch_start in range(0, num_episodes, num_envs):
         n = min(num_envs, num_episodes - batch_start)
@@ -112,6 +113,7 @@ def evaluate_policy(
         nfe=float(np.nanmean(nfes)) if nfes else float("nan"),
         batch_size=min(num_envs, num_episodes),
         seed_start=seed_start,
+        noise_seed=noise_seed,
         episode_success=successes,
         episode_max_score=scores,
         episode_length=lengths,

@@ -30,3 +30,25 @@ def test_per_environment_chunk_info_is_averaged_per_episode(low_dim_meta, chunk_
     # 10 steps with Ta = 4: chunks at steps 0, 4 and 8 (energies 1, 2, 3) in every episode.
     assert result.episode_length == [10, 10, 10]
     assert result.episode_info == {"energy": [2.0, 2.0, 2.0]}
+
+
+class NoiseRecordingPolicy(TinyPolicy):
+    """Records the first number it draws from the evaluator's generator at each chunk."""
+
+    def reset(self) -> None:
+        self.draws = []
+
+    def predict_chunk(self, obs, *, generator=None, **kwargs):
+        self.draws.append(float(torch.randn(1, generator=generator)))
+        return super().predict_chunk(obs, **kwargs)
+
+
+def test_the_noise_seed_seeds_the_policy_s_sampling_and_is_recorded(low_dim_meta, chunk_spec, tiny_policy):
+    def draws(noise_seed: int) -> tuple[list[float], int]:
+        policy = NoiseRecordingPolicy(low_dim_meta, chunk_spec, tiny_policy.normalizer, {})
+        result = evaluate_policy(policy, PUSHT, num_episodes=2, num_envs=2, noise_seed=noise_seed, progress=False)
+        return policy.draws, result.noise_seed
+
+    (first, recorded), (again, _), (other, other_recorded) = draws(0), draws(0), draws(1)
+    assert len(first) == 3 and first == again and recorded == 0
+    assert other != first and other_recorded == 1
