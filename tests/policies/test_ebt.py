@@ -155,6 +155,39 @@ def test_a_relative_warm_start_keeps_the_previous_chunk_where_it_was_in_the_work
     torch.testing.assert_close(second.full, policy.predict_chunk(obs, noise=offsets).full, rtol=1e-5, atol=1e-5)
 
 
+def test_the_coherence_choice_picks_the_candidate_that_continues_the_previous_chunk(low_dim_meta):
+    """With the step size ~0 every candidate stays at its start, so the choice can be read off the noise: without a
+    previous chunk the lowest energy wins; after one, a large positive weight picks the candidate whose first Tp - Ta
+    actions repeat the previous chunk's last Tp - Ta, whatever its energy, a large negative one the other; zero goes
+    back to the energy alone."""
+    policy = make_policy(low_dim_meta, candidates=2)
+    policy.log_alpha.data.fill_(-40.0)
+    obs = random_obs(low_dim_meta, batch=2, horizon=2)
+    first_noise = torch.randn(2, 2, 6, 2)
+    previous = policy.normalizer.normalize("action", policy.predict_chunk(obs, noise=first_noise).full)  # (B, Tp, Da)
+    continuing = torch.cat([previous[:, 3:], torch.randn(2, 3, 2)], dim=1)
+    tokens = policy.encode_obs(obs)
+    draws = torch.randn(20, 2, 6, 2)  # the other candidate: the lowest-energy of 20 draws per window
+    lowest = torch.stack([policy.energy(tokens, d) for d in draws]).argmin(dim=0)
+    noise = torch.stack([draws[lowest, torch.arange(2)], continuing], dim=1)  # candidate 1 continues the previous chunk
+    energies = torch.stack([policy.energy(tokens, noise[:, c]) for c in range(2)], dim=1).detach()  # (B, G)
+    assert (energies.argmin(dim=1) == 0).all(), "the test needs the continuing candidate to have the higher energy"
+
+    def second_choice(weight: float) -> torch.Tensor:
+        policy.configure_inference(coherence_weight=weight)  # also forgets the previous chunk
+        assert policy.executes_whole_chunks == (weight != 0)
+        policy.predict_chunk(obs, noise=first_noise)
+        chunk = policy.predict_chunk(obs, noise=noise)
+        chosen = policy.normalizer.normalize("action", chunk.full)
+        index = torch.tensor([int(torch.allclose(chosen[i], noise[i, 1], atol=1e-5)) for i in range(2)])
+        torch.testing.assert_close(chunk.info["energy"], energies[torch.arange(2), index], rtol=1e-5, atol=1e-5)
+        return index
+
+    assert second_choice(1e6).tolist() == [1, 1]
+    assert second_choice(-1e6).tolist() == [0, 0]
+    assert second_choice(0.0).tolist() == energies.argmin(dim=1).tolist()
+
+
 def test_early_stop_ends_the_descent_when_the_energy_stops_falling(low_dim_meta):
     policy = make_policy(low_dim_meta, inference_steps=5)
     obs = random_obs(low_dim_meta, batch=2, horizon=2)

@@ -27,7 +27,11 @@ class EBTConfig:
     without a graph; only it is descended again with one).
     Inference: ``inference_steps`` steps from noise, or from the previous chunk shifted by Ta (``warm_start``);
     ``candidates`` (G) descents per requested sample, the lowest final energy wins; ``early_stop_tol`` > 0
-    stops once no sample's energy falls by more than that in a step.
+    stops once no sample's energy falls by more than that in a step. ``coherence_weight`` w != 0 chooses among the G
+    descents by final energy + w * (mean squared distance, normalized units, between a candidate's first Tp - Ta actions
+    and the previous chosen chunk's last Tp - Ta): with w > 0 the backward coherence of Bidirectional Decoding (Liu et
+    al. 2024), which keeps consecutive chunks in one mode of the demonstrations; w < 0 prefers the candidates that
+    depart from the previous plan. Like ``warm_start`` it keeps the previous chunk.
     Landscape near the data: ``matching_weight`` > 0 adds an equilibrium-matching term: at a chunk drawn on the
     line between noise and the demonstration, one descent step should land on the demonstration
     (alpha dE/dy = y - x), so the data are the energy's stationary points and steps taken near them refine.
@@ -60,6 +64,7 @@ class EBTConfig:
     candidates: int = 1
     warm_start: bool = False
     early_stop_tol: float = 0.0
+    coherence_weight: float = 0.0
     matching_weight: float = 0.0
     contrastive_weight: float = 0.0
     ranking_weight: float = 0.0

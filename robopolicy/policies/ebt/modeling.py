@@ -62,21 +62,26 @@ class EBTPolicy(Policy):
             cfg.dim, cfg.depth, cfg.heads, cfg.dropout, cfg.action_patch,
         )
         self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg.step_size)), requires_grad=cfg.learn_step_size)
-        self.executes_whole_chunks = cfg.warm_start  # a warm start assumes the previous chunk was executed
+        self.executes_whole_chunks = self._keeps_previous_chunk
         self.reset()
 
+    @property
+    def _keeps_previous_chunk(self) -> bool:
+        """A warm start or the coherence choice reads the previous chunk, so assumes its Ta actions were executed."""
+        return self.cfg.warm_start or self.cfg.coherence_weight != 0
+
     def reset(self) -> None:
-        """Forget the previous chunk (the warm start)."""
-        self._previous: torch.Tensor | None = None  # (N, Tp, Da) normalized
+        """Forget the previous chunk (the warm start's and the coherence choice's)."""
+        self._previous: torch.Tensor | None = None  # (B*K, Tp, Da) the chosen chunks, absolute normalized units
 
     def configure_inference(self, **options: Any) -> None:
-        """Change inference_steps, candidates, warm_start or early_stop_tol of a trained policy."""
-        allowed = {"inference_steps", "candidates", "warm_start", "early_stop_tol"}
+        """Change inference_steps, candidates, warm_start, early_stop_tol or coherence_weight of a trained policy."""
+        allowed = {"inference_steps", "candidates", "warm_start", "early_stop_tol", "coherence_weight"}
         if set(options) - allowed:
             raise ValueError(f"ebt inference options are {sorted(allowed)}; got {sorted(options)}")
         self.cfg = dataclass_from_dict(EBTConfig, {**dataclass_to_dict(self.cfg), **options}, "ebt policy")
         self.config = dataclass_to_dict(self.cfg)
-        self.executes_whole_chunks = self.cfg.warm_start
+        self.executes_whole_chunks = self._keeps_previous_chunk
         self.reset()
 
     @property
@@ -252,7 +257,8 @@ class EBTPolicy(Policy):
         noise: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Chunk:
-        """K chunks per observation, each the lowest-energy of G descents (G = ``candidates``).
+        """K chunks per observation, each the lowest-energy of G descents (G = ``candidates``; with
+        ``coherence_weight`` the lowest energy plus the weighted distance to the previous chunk, see EBTConfig).
 
         noise: the initial chunks in normalized units (offsets from ``anchor`` with ``relative_to``), (B, Tp, Da)
         or (B, K, Tp, Da); with G > 1 one more axis before (Tp, Da): (B, G, Tp, Da) or (B, K, G, Tp, Da).
@@ -266,17 +272,19 @@ class EBTPolicy(Policy):
             anchor = repeat(self.anchor(obs), "b t d -> (b s) t d", s=num_samples * self.cfg.candidates)
         b, k, g = tokens.shape[0], num_samples, self.cfg.candidates
         tp, da = self.chunk_spec.pred_horizon, self.shape_meta.action_dim
-        n = b * k * g
+        n, ta = b * k * g, self.chunk_spec.action_horizon
+        previous = None  # the previous chosen chunk, one per candidate: (N, Tp, Da) absolute normalized
+        if self._previous is not None:
+            if self._previous.shape[0] != b * k:
+                raise ValueError("ebt: the previous chunk belongs to a different batch; call reset() before changing it")
+            previous = repeat(self._previous, "bk t d -> (bk g) t d", g=g)
         if noise is not None:
             expected = (b, *((k,) if k > 1 else ()), *((g,) if g > 1 else ()), tp, da)
             if tuple(noise.shape) != expected:
                 raise ValueError(f"noise must have shape {expected} (normalized units), got {tuple(noise.shape)}")
             start = noise.reshape(n, tp, da).to(tokens.device, torch.float32)
-        elif self._previous is not None and self.cfg.warm_start:
-            if self._previous.shape[0] != n:
-                raise ValueError("ebt: the warm start holds a different batch; call reset() before changing it")
-            ta = self.chunk_spec.action_horizon
-            start = torch.cat([self._previous[:, ta:], self._previous[:, -1:].expand(-1, ta, -1)], dim=1) - anchor
+        elif previous is not None and self.cfg.warm_start:
+            start = torch.cat([previous[:, ta:], previous[:, -1:].expand(-1, ta, -1)], dim=1) - anchor
         else:
             start = self.cfg.init_std * torch.randn((n, tp, da), generator=generator, device=tokens.device)
         tokens = repeat(tokens, "b t d -> (b s) t d", s=k * g)
@@ -287,11 +295,15 @@ class EBTPolicy(Policy):
         with torch.no_grad():
             energy = self.energy(tokens, final)
         final = final + anchor  # absolute normalized actions from here on
-        best = rearrange(energy, "(bk g) -> bk g", g=g).argmin(dim=1)  # (B*K,)
+        score = energy
+        if previous is not None and self.cfg.coherence_weight != 0:
+            overlap = tp - ta  # the new chunk's first Tp - Ta actions are the previous one's last Tp - Ta
+            score = energy + self.cfg.coherence_weight * (final[:, :overlap] - previous[:, ta:]).pow(2).mean(dim=(1, 2))
+        best = rearrange(score, "(bk g) -> bk g", g=g).argmin(dim=1)  # (B*K,)
         final = rearrange(final, "(bk g) t d -> bk g t d", g=g)[torch.arange(b * k), best]
         energy = rearrange(energy, "(bk g) -> bk g", g=g)[torch.arange(b * k), best]
-        if self.cfg.warm_start:
-            self._previous = repeat(final, "bk t d -> (bk g) t d", g=g)
+        if self._keeps_previous_chunk:
+            self._previous = final
         full = self.normalizer.unnormalize(ACTION_KEY, final)
         if k > 1:
             full, energy = rearrange(full, "(b k) t d -> b k t d", k=k), rearrange(energy, "(b k) -> b k", k=k)
