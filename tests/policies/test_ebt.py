@@ -144,6 +144,20 @@ def test_relative_chunks_are_descended_as_offsets_from_the_key_s_last_frame_and_
     torch.testing.assert_close(absolute.normalizer.normalize("action", absolute.predict_chunk(obs, noise=w).full), w)
 
 
+def test_the_pace_gain_scales_the_offsets_from_the_anchor_and_leaves_the_energy_that_of_the_descended_chunk(low_dim_meta):
+    policy = make_policy(low_dim_meta, relative_to="agent_pos", pace_gain=1.5)
+    policy.log_alpha.data.fill_(-40.0)  # the descent leaves its start alone
+    obs = random_obs(low_dim_meta, batch=3, horizon=2)
+    noise = torch.randn(3, 6, 2)
+    chunk = policy.predict_chunk(obs, noise=noise)
+    anchor = policy.normalizer.normalize("action", obs["agent_pos"][:, -1:])  # (B, 1, Da)
+    torch.testing.assert_close(policy.normalizer.normalize("action", chunk.full) - anchor, 1.5 * noise, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(chunk.info["energy"], policy.energy(policy.encode_obs(obs), noise).detach(), rtol=1e-5, atol=1e-6)
+    policy.configure_inference(pace_gain=1.0)
+    plain = policy.normalizer.normalize("action", policy.predict_chunk(obs, noise=noise).full) - anchor
+    torch.testing.assert_close(plain, noise, rtol=1e-5, atol=1e-5)
+
+
 def test_a_relative_warm_start_keeps_the_previous_chunk_where_it_was_in_the_workspace(low_dim_meta):
     policy = make_policy(low_dim_meta, relative_to="agent_pos", warm_start=True, inference_steps=1)
     first_obs, obs = random_obs(low_dim_meta, batch=2, horizon=2, seed=1), random_obs(low_dim_meta, batch=2, horizon=2, seed=2)
@@ -211,6 +225,8 @@ def test_early_stop_ends_the_descent_when_the_energy_stops_falling(low_dim_meta)
         ({"relative_to": "gripper"}, "'gripper' is not a low-dim observation key of this task"),
         ({"relative_to": "object"}, "has shape \\(4,\\), but offsets need the action's shape \\(2,\\)"),
         ({"distance": "l1"}, "distance must be 'squared' or 'euclidean', got 'l1'"),
+        ({"pace_gain": 1.5}, "predicts absolute actions \\(relative_to is null\\); leave pace_gain at 1"),
+        ({"pace_gain": 0.0, "relative_to": "agent_pos"}, "pace_gain must be positive"),
     ],
 )
 def test_config_errors(low_dim_meta, overrides, message):

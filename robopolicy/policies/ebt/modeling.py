@@ -75,8 +75,9 @@ class EBTPolicy(Policy):
         self._previous: torch.Tensor | None = None  # (B*K, Tp, Da) the chosen chunks, absolute normalized units
 
     def configure_inference(self, **options: Any) -> None:
-        """Change inference_steps, candidates, warm_start, early_stop_tol or coherence_weight of a trained policy."""
-        allowed = {"inference_steps", "candidates", "warm_start", "early_stop_tol", "coherence_weight"}
+        """Change inference_steps, candidates, warm_start, early_stop_tol, coherence_weight or pace_gain of a trained
+        policy."""
+        allowed = {"inference_steps", "candidates", "warm_start", "early_stop_tol", "coherence_weight", "pace_gain"}
         if set(options) - allowed:
             raise ValueError(f"ebt inference options are {sorted(allowed)}; got {sorted(options)}")
         self.cfg = dataclass_from_dict(EBTConfig, {**dataclass_to_dict(self.cfg), **options}, "ebt policy")
@@ -294,7 +295,7 @@ class EBTPolicy(Policy):
         final = chunks[-1]
         with torch.no_grad():
             energy = self.energy(tokens, final)
-        final = final + anchor  # absolute normalized actions from here on
+        final = self.cfg.pace_gain * final + anchor  # absolute normalized actions from here on
         score = energy
         if previous is not None and self.cfg.coherence_weight != 0:
             overlap = tp - ta  # the new chunk's first Tp - Ta actions are the previous one's last Tp - Ta
