@@ -15,6 +15,7 @@ from robopolicy.core import ChunkSpec, Normalizer, Policy, build_policy, policy_
 from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
+from robopolicy.envs import SEED_STARTS
 from robopolicy.evaluation import EvalResult, evaluate_to_dir
 from robopolicy.evaluation.chunk_fit import ChunkFit, chunk_fit
 from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainResult, seed_everything
@@ -111,17 +112,22 @@ def _load_for_evaluation(checkpoint: Path, weights: str,
 
 def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_envs: int = 50, video_episodes: int = 4,
                         output_dir: str | Path | None = None, weights: str = "ema",
-                        inference: Mapping[str, Any] | None = None, noise_seed: int = 0) -> EvalResult:
+                        inference: Mapping[str, Any] | None = None, noise_seed: int = 0,
+                        seeds: str = "evaluation") -> EvalResult:
     """Load a checkpoint (no Hydra, no unpickling), rebuild its env from the stored env_args, evaluate.
 
     ``noise_seed`` seeds the policy's sampling noise; the episodes' seeds are fixed, so two noise seeds measure how
-    much a figure owes to the sampler's draw rather than to the policy."""
+    much a figure owes to the sampler's draw rather than to the policy. ``seeds``: "evaluation" (the reported
+    episodes, from EVAL_SEED_START) or "validation" (a disjoint range to choose inference settings on)."""
+    if seeds not in SEED_STARTS:
+        raise ValueError(f"seeds must be one of {sorted(SEED_STARTS)}, got {seeds!r}")
     checkpoint = Path(checkpoint)
     config, policy = _load_for_evaluation(checkpoint, weights, inference)
     if "env_args" not in config:
         raise ValueError(f"{checkpoint}/config.yaml has no env_args: cannot tell which environment to evaluate in")
     return evaluate_to_dir(policy, config["env_args"], output_dir or checkpoint / "eval", num_episodes=num_episodes,
-                           num_envs=num_envs, video_episodes=video_episodes, noise_seed=noise_seed)
+                           num_envs=num_envs, video_episodes=video_episodes, noise_seed=noise_seed,
+                           seed_start=SEED_STARTS[seeds])
 
 
 def chunk_fit_checkpoint(checkpoint: str | Path, *, windows: int = 400, samples: int = 8, filter_key: str = "valid",

@@ -21,7 +21,7 @@ def main(cfg: DictConfig) -> None:
             return
     result = evaluate_checkpoint(c["checkpoint"], num_episodes=c["num_episodes"], num_envs=c["num_envs"],
                                  video_episodes=c["video_episodes"], output_dir=c["output_dir"], weights=c["weights"],
-                                 inference=c["inference"], noise_seed=c["noise_seed"])
+                                 inference=c["inference"], noise_seed=c["noise_seed"], seeds=c["seeds"])
     print(result.summary())
 
 

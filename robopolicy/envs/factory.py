@@ -9,6 +9,9 @@ import gymnasium as gym
 
 # Initial-state seeds: demonstrations are collected from seed 0 up, evaluations start here, so the two never meet.
 EVAL_SEED_START = 1_000_000
+# Inference settings (a step count, a gain) are chosen on episodes from here, never on the evaluation seeds above.
+VALIDATION_SEED_START = 2_000_000
+SEED_STARTS = {"evaluation": EVAL_SEED_START, "validation": VALIDATION_SEED_START}
 
 # robomimic's EnvType values: 1 robosuite, 2 gym, 3 iGibson. Our own MuJoCo tasks are gymnasium envs.
 ENV_TYPE_ROBOSUITE = 1

@@ -1,10 +1,13 @@
-"""The evaluator: per-episode means of what a family reports per environment in Chunk.info."""
+"""The evaluator: per-episode means of what a family reports per environment in Chunk.info, and its seeds."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from robopolicy.envs import SEED_STARTS
 from robopolicy.evaluation.rollout import evaluate_policy
+from robopolicy.workflows import evaluate_checkpoint
 from tests.tiny_policy import TinyPolicy
 
 PUSHT = {"env_name": "robopolicy/PushT-v0", "type": 2, "env_kwargs": {"max_steps": 10}}
@@ -52,3 +55,9 @@ def test_the_noise_seed_seeds_the_policy_s_sampling_and_is_recorded(low_dim_meta
     (first, recorded), (again, _), (other, other_recorded) = draws(0), draws(0), draws(1)
     assert len(first) == 3 and first == again and recorded == 0
     assert other != first and other_recorded == 1
+
+
+def test_a_seed_range_is_chosen_by_name_and_an_unknown_name_is_refused_before_anything_loads(tmp_path):
+    assert SEED_STARTS == {"evaluation": 1_000_000, "validation": 2_000_000}  # a million episodes apart
+    with pytest.raises(ValueError, match=r"seeds must be one of \['evaluation', 'validation'\], got 'test'"):
+        evaluate_checkpoint(tmp_path / "no-checkpoint-here", seeds="test")

@@ -90,10 +90,10 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
     last = run_dir / "checkpoints" / "last"
     assert type(load_policy(last)).__name__ == "EBTPolicy"
     run("eval.py", f"checkpoint={last}", "num_episodes=2", "num_envs=2", "video_episodes=0", "+inference.inference_steps=3",
-        "noise_seed=7")
+        "noise_seed=7", "seeds=validation")
     result = json.loads((last / "eval" / "eval.json").read_text())
     assert result["num_episodes"] == 2 and result["nfe"] == 4  # 3 descent steps + the final energy
-    assert result["noise_seed"] == 7
+    assert result["noise_seed"] == 7 and result["seed_start"] == 2_000_000  # the validation episodes
     assert len(result["episode_info"]["energy"]) == 2  # each episode's mean chunk energy
 
     # The open-loop chunk fit alone (num_episodes=0): held-out windows, the energy's pick included.
