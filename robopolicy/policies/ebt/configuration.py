@@ -33,8 +33,8 @@ class EBTConfig:
     al. 2024), which keeps consecutive chunks in one mode of the demonstrations; w < 0 prefers the candidates that
     depart from the previous plan. Like ``warm_start`` it keeps the previous chunk. ``pace_gain`` c (needs
     ``relative_to``) returns anchor + c * offsets instead of anchor + offsets: a calibration for chunks that move less
-    far than the demonstrations (measure it with ``chunk_fit``'s travel ratio on held-out demos, c = 1 / ratio); the
-    reported energy stays that of the descended chunk.
+    far than the demonstrations. Choose c on validation episodes (``scripts/eval.py seeds=validation``): 1 / the chunk
+    fit's travel ratio overshoots (docs/ebt.md). The reported energy stays that of the descended chunk.
     Landscape near the data: ``matching_weight`` > 0 adds an equilibrium-matching term: at a chunk drawn on the
     line between noise and the demonstration, one descent step should land on the demonstration
     (alpha dE/dy = y - x), so the data are the energy's stationary points and steps taken near them refine.
