@@ -6,7 +6,7 @@ Each takes a plain config dict (what Hydra composed, resolved) so that scripts s
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
 from robopolicy.envs import SEED_STARTS
-from robopolicy.evaluation import EvalResult, evaluate_to_dir
+from robopolicy.evaluation import EvalResult, NoiseSeedSpread, evaluate_over_noise_seeds, evaluate_to_dir
 from robopolicy.evaluation.chunk_fit import ChunkFit, chunk_fit
 from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainResult, seed_everything
 
@@ -110,6 +110,17 @@ def _load_for_evaluation(checkpoint: Path, weights: str,
     return ckpt.config, policy
 
 
+def _checkpoint_for_rollouts(checkpoint: Path, weights: str, inference: Mapping[str, Any] | None,
+                             seeds: str) -> tuple[Policy, dict[str, Any], int]:
+    """The policy, the env_args stored with it and the first episode seed of the named range."""
+    if seeds not in SEED_STARTS:
+        raise ValueError(f"seeds must be one of {sorted(SEED_STARTS)}, got {seeds!r}")
+    config, policy = _load_for_evaluation(checkpoint, weights, inference)
+    if "env_args" not in config:
+        raise ValueError(f"{checkpoint}/config.yaml has no env_args: cannot tell which environment to evaluate in")
+    return policy, config["env_args"], SEED_STARTS[seeds]
+
+
 def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_envs: int = 50, video_episodes: int = 4,
                         output_dir: str | Path | None = None, weights: str = "ema",
                         inference: Mapping[str, Any] | None = None, noise_seed: int = 0,
@@ -119,15 +130,25 @@ def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_e
     ``noise_seed`` seeds the policy's sampling noise; the episodes' seeds are fixed, so two noise seeds measure how
     much a figure owes to the sampler's draw rather than to the policy. ``seeds``: "evaluation" (the reported
     episodes, from EVAL_SEED_START) or "validation" (a disjoint range to choose inference settings on)."""
-    if seeds not in SEED_STARTS:
-        raise ValueError(f"seeds must be one of {sorted(SEED_STARTS)}, got {seeds!r}")
     checkpoint = Path(checkpoint)
-    config, policy = _load_for_evaluation(checkpoint, weights, inference)
-    if "env_args" not in config:
-        raise ValueError(f"{checkpoint}/config.yaml has no env_args: cannot tell which environment to evaluate in")
-    return evaluate_to_dir(policy, config["env_args"], output_dir or checkpoint / "eval", num_episodes=num_episodes,
+    policy, env_args, seed_start = _checkpoint_for_rollouts(checkpoint, weights, inference, seeds)
+    return evaluate_to_dir(policy, env_args, output_dir or checkpoint / "eval", num_episodes=num_episodes,
                            num_envs=num_envs, video_episodes=video_episodes, noise_seed=noise_seed,
-                           seed_start=SEED_STARTS[seeds])
+                           seed_start=seed_start)
+
+
+def evaluate_checkpoint_over_noise_seeds(checkpoint: str | Path, noise_seeds: Sequence[int], *, num_episodes: int = 50,
+                                         num_envs: int = 50, video_episodes: int = 4,
+                                         output_dir: str | Path | None = None, weights: str = "ema",
+                                         inference: Mapping[str, Any] | None = None,
+                                         seeds: str = "evaluation") -> NoiseSeedSpread:
+    """``evaluate_checkpoint`` once per noise seed on the same episodes (``<output_dir>/noise_seed_<n>/``), and the
+    spread of the figures over the seeds (``<output_dir>/noise_seeds.json``)."""
+    checkpoint = Path(checkpoint)
+    policy, env_args, seed_start = _checkpoint_for_rollouts(checkpoint, weights, inference, seeds)
+    return evaluate_over_noise_seeds(policy, env_args, output_dir or checkpoint / "eval", noise_seeds,
+                                     num_episodes=num_episodes, num_envs=num_envs, video_episodes=video_episodes,
+                                     seed_start=seed_start)
 
 
 def chunk_fit_checkpoint(checkpoint: str | Path, *, windows: int = 400, samples: int = 8, filter_key: str = "valid",

@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint in simulation: python scripts/eval.py checkpoint=<dir> num_episodes=50."""
+"""Evaluate a checkpoint in simulation: python scripts/eval.py checkpoint=<dir> num_episodes=50 [noise_seed=[0,1,2]]."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from robopolicy.overrides import check_overrides
-from robopolicy.workflows import chunk_fit_checkpoint, evaluate_checkpoint
+from robopolicy.workflows import chunk_fit_checkpoint, evaluate_checkpoint, evaluate_checkpoint_over_noise_seeds
 
 
 @hydra.main(config_path="../conf", config_name="eval", version_base="1.3")
@@ -19,10 +19,12 @@ def main(cfg: DictConfig) -> None:
                                    weights=c["weights"], inference=c["inference"]).summary())
         if c["num_episodes"] == 0:
             return
-    result = evaluate_checkpoint(c["checkpoint"], num_episodes=c["num_episodes"], num_envs=c["num_envs"],
-                                 video_episodes=c["video_episodes"], output_dir=c["output_dir"], weights=c["weights"],
-                                 inference=c["inference"], noise_seed=c["noise_seed"], seeds=c["seeds"])
-    print(result.summary())
+    common = dict(num_episodes=c["num_episodes"], num_envs=c["num_envs"], video_episodes=c["video_episodes"],
+                  output_dir=c["output_dir"], weights=c["weights"], inference=c["inference"], seeds=c["seeds"])
+    if isinstance(c["noise_seed"], list):
+        print(evaluate_checkpoint_over_noise_seeds(c["checkpoint"], c["noise_seed"], **common).summary())
+    else:
+        print(evaluate_checkpoint(c["checkpoint"], noise_seed=c["noise_seed"], **common).summary())
 
 
 if __name__ == "__main__":

@@ -96,6 +96,15 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
     assert result["noise_seed"] == 7 and result["seed_start"] == 2_000_000  # the validation episodes
     assert len(result["episode_info"]["energy"]) == 2  # each episode's mean chunk energy
 
+    # A list of noise seeds: one evaluation each on the same episodes, and their spread.
+    spread_dir = tmp_path / "spread"
+    out = run("eval.py", f"checkpoint={last}", "num_episodes=2", "num_envs=2", "video_episodes=0",
+              f"output_dir={spread_dir}", "noise_seed=[0,4]")
+    spread = json.loads((spread_dir / "noise_seeds.json").read_text())
+    assert spread["noise_seeds"] == [0, 4] and len(spread["success_rate"]) == 2 and spread["num_episodes"] == 2
+    assert json.loads((spread_dir / "noise_seed_4" / "eval.json").read_text())["noise_seed"] == 4
+    assert "over noise seeds [0, 4]" in out.stdout
+
     # The open-loop chunk fit alone (num_episodes=0): held-out windows, the energy's pick included.
     fit_dir = tmp_path / "fit"
     out = run("eval.py", f"checkpoint={last}", "num_episodes=0", f"output_dir={fit_dir}", "chunk_fit.windows=6",
