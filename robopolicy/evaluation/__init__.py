@@ -3,5 +3,5 @@
 from robopolicy.evaluation.report import NoiseSeedSpread, evaluate_over_noise_seeds, evaluate_to_dir, noise_seed_spread
 from robopolicy.evaluation.rollout import EVAL_SEED_START, EvalResult, evaluate_policy
 
-__all__ = ["EVAL_SEED_START", "EvalResult", "NoiseSeedSpread", "evaluate_over_noise_seeds", "evaluate_policy", "evaluate_to_dir",
-           "noise_seed_spread"]
+__all__ = ["EVAL_SEED_START", "EvalResult", "NoiseSeedSpread", "evaluate_over_noise_seeds", "evaluate_policy",
+           "evaluate_to_dir", "noise_seed_spread"]
