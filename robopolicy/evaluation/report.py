@@ -53,8 +53,8 @@ class NoiseSeedSpread:
     def summary(self) -> str:
         each = " / ".join(f"{r:.3f}" for r in self.success_rate)
         return (
-            f"success_rate {self.success_rate_mean:.3f} +- {self.success_rate_sem:.3f} (standard error) over noise seeds "
-            f"{self.noise_seeds} ({each})  mean_score {self.mean_score_mean:.3f}  ({self.num_episodes} episodes, seeds "
+            f"success_rate {self.success_rate_mean:.3f} +- {self.success_rate_sem:.3f} (standard error) over noise "
+            f"seeds {self.noise_seeds} ({each})  mean_score {self.mean_score_mean:.3f}  ({self.num_episodes} episodes, seeds "
             f"{self.seed_start}..{self.seed_start + self.num_episodes - 1}; {self.always_succeed:.3f} succeed under "
             f"every noise seed, {self.never_succeed:.3f} under none)"
         )
