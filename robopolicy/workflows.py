@@ -11,7 +11,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from robopolicy.core import ChunkSpec, Normalizer, Policy, build_policy, policy_from_checkpoint, read_checkpoint
+from robopolicy.core import (
+    Checkpoint, ChunkSpec, Normalizer, Policy, build_policy, policy_from_checkpoint, read_checkpoint,
+)
 from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
@@ -99,23 +101,33 @@ def train(cfg: Mapping[str, Any], run_dir: str | Path) -> tuple[TrainResult, Eva
     return result, final.get("last")
 
 
-def _load_for_evaluation(checkpoint: Path, weights: str,
-                         inference: Mapping[str, Any] | None) -> tuple[dict[str, Any], Policy]:
+def _load_for_evaluation(checkpoint: Path, weights: str, inference: Mapping[str, Any] | None,
+                         action_horizon: int | None = None) -> tuple[dict[str, Any], Policy]:
     """A checkpoint's stored run config and its policy (no Hydra, no unpickling; the directory read once), with
-    inference options applied."""
+    inference options applied and, when ``action_horizon`` is given, rebuilt to execute that many actions per chunk
+    (the family's own checks refuse a horizon it cannot run, e.g. Streaming DP's buffer, built for its Ta)."""
     ckpt = read_checkpoint(checkpoint)
-    policy = policy_from_checkpoint(ckpt, checkpoint, weights=weights)
+    if action_horizon is not None:
+        chunk_spec = {**ckpt.config["chunk_spec"], "action_horizon": int(action_horizon)}
+        try:
+            policy = policy_from_checkpoint(Checkpoint({**ckpt.config, "chunk_spec": chunk_spec}, ckpt.model, ckpt.ema),
+                                            checkpoint, weights=weights)
+        except ValueError as err:
+            raise ValueError(f"{checkpoint}: cannot execute action_horizon={action_horizon} actions per chunk: {err}. "
+                             "Leave action_horizon at null to use the checkpoint's") from err
+    else:
+        policy = policy_from_checkpoint(ckpt, checkpoint, weights=weights)
     if inference:
         policy.configure_inference(**inference)
     return ckpt.config, policy
 
 
 def _checkpoint_for_rollouts(checkpoint: Path, weights: str, inference: Mapping[str, Any] | None,
-                             seeds: str) -> tuple[Policy, dict[str, Any], int]:
+                             seeds: str, action_horizon: int | None) -> tuple[Policy, dict[str, Any], int]:
     """The policy, the env_args stored with it and the first episode seed of the named range."""
     if seeds not in SEED_STARTS:
         raise ValueError(f"seeds must be one of {sorted(SEED_STARTS)}, got {seeds!r}")
-    config, policy = _load_for_evaluation(checkpoint, weights, inference)
+    config, policy = _load_for_evaluation(checkpoint, weights, inference, action_horizon)
     if "env_args" not in config:
         raise ValueError(f"{checkpoint}/config.yaml has no env_args: cannot tell which environment to evaluate in")
     return policy, config["env_args"], SEED_STARTS[seeds]
@@ -124,14 +136,15 @@ def _checkpoint_for_rollouts(checkpoint: Path, weights: str, inference: Mapping[
 def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_envs: int = 50, video_episodes: int = 4,
                         output_dir: str | Path | None = None, weights: str = "ema",
                         inference: Mapping[str, Any] | None = None, noise_seed: int = 0,
-                        seeds: str = "evaluation") -> EvalResult:
+                        seeds: str = "evaluation", action_horizon: int | None = None) -> EvalResult:
     """Load a checkpoint (no Hydra, no unpickling), rebuild its env from the stored env_args, evaluate.
 
     ``noise_seed`` seeds the policy's sampling noise; the episodes' seeds are fixed, so two noise seeds measure how
     much a figure owes to the sampler's draw rather than to the policy. ``seeds``: "evaluation" (the reported
-    episodes, from EVAL_SEED_START) or "validation" (a disjoint range to choose inference settings on)."""
+    episodes, from EVAL_SEED_START) or "validation" (a disjoint range to choose inference settings on).
+    ``action_horizon``: execute that many actions of each chunk instead of the checkpoint's Ta."""
     checkpoint = Path(checkpoint)
-    policy, env_args, seed_start = _checkpoint_for_rollouts(checkpoint, weights, inference, seeds)
+    policy, env_args, seed_start = _checkpoint_for_rollouts(checkpoint, weights, inference, seeds, action_horizon)
     return evaluate_to_dir(policy, env_args, output_dir or checkpoint / "eval", num_episodes=num_episodes,
                            num_envs=num_envs, video_episodes=video_episodes, noise_seed=noise_seed,
                            seed_start=seed_start)
@@ -140,12 +153,12 @@ def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_e
 def evaluate_checkpoint_over_noise_seeds(checkpoint: str | Path, noise_seeds: Sequence[int], *, num_episodes: int = 50,
                                          num_envs: int = 50, video_episodes: int = 4,
                                          output_dir: str | Path | None = None, weights: str = "ema",
-                                         inference: Mapping[str, Any] | None = None,
-                                         seeds: str = "evaluation") -> NoiseSeedSpread:
+                                         inference: Mapping[str, Any] | None = None, seeds: str = "evaluation",
+                                         action_horizon: int | None = None) -> NoiseSeedSpread:
     """``evaluate_checkpoint`` once per noise seed on the same episodes (``<output_dir>/noise_seed_<n>/``), and the
     spread of the figures over the seeds (``<output_dir>/noise_seeds.json``)."""
     checkpoint = Path(checkpoint)
-    policy, env_args, seed_start = _checkpoint_for_rollouts(checkpoint, weights, inference, seeds)
+    policy, env_args, seed_start = _checkpoint_for_rollouts(checkpoint, weights, inference, seeds, action_horizon)
     return evaluate_over_noise_seeds(policy, env_args, output_dir or checkpoint / "eval", noise_seeds,
                                      num_episodes=num_episodes, num_envs=num_envs, video_episodes=video_episodes,
                                      seed_start=seed_start)
@@ -153,10 +166,10 @@ def evaluate_checkpoint_over_noise_seeds(checkpoint: str | Path, noise_seeds: Se
 
 def chunk_fit_checkpoint(checkpoint: str | Path, *, windows: int = 400, samples: int = 8, filter_key: str = "valid",
                          dataset: str | Path | None = None, output_dir: str | Path | None = None, weights: str = "ema",
-                         inference: Mapping[str, Any] | None = None) -> ChunkFit:
+                         inference: Mapping[str, Any] | None = None, action_horizon: int | None = None) -> ChunkFit:
     """Measure a checkpoint's open-loop chunk fit on the held-out demos of its dataset; write chunk_fit.json."""
     checkpoint = Path(checkpoint)
-    config, policy = _load_for_evaluation(checkpoint, weights, inference)
+    config, policy = _load_for_evaluation(checkpoint, weights, inference, action_horizon)
     dataset = Path(dataset or config.get("dataset") or "")
     if not dataset.is_file():
         raise FileNotFoundError(

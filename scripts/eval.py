@@ -16,11 +16,13 @@ def main(cfg: DictConfig) -> None:
     if fit["windows"] > 0:
         print(chunk_fit_checkpoint(c["checkpoint"], windows=fit["windows"], samples=fit["samples"],
                                    filter_key=fit["filter_key"], dataset=fit["dataset"], output_dir=c["output_dir"],
-                                   weights=c["weights"], inference=c["inference"]).summary())
+                                   weights=c["weights"], inference=c["inference"],
+                                   action_horizon=c["action_horizon"]).summary())
         if c["num_episodes"] == 0:
             return
     common = dict(num_episodes=c["num_episodes"], num_envs=c["num_envs"], video_episodes=c["video_episodes"],
-                  output_dir=c["output_dir"], weights=c["weights"], inference=c["inference"], seeds=c["seeds"])
+                  output_dir=c["output_dir"], weights=c["weights"], inference=c["inference"], seeds=c["seeds"],
+                  action_horizon=c["action_horizon"])
     if isinstance(c["noise_seed"], list):
         print(evaluate_checkpoint_over_noise_seeds(c["checkpoint"], c["noise_seed"], **common).summary())
     else:
