@@ -109,14 +109,14 @@ def _load_for_evaluation(checkpoint: Path, weights: str, inference: Mapping[str,
     ckpt = read_checkpoint(checkpoint)
     if action_horizon is not None:
         chunk_spec = {**ckpt.config["chunk_spec"], "action_horizon": int(action_horizon)}
-        try:
-            policy = policy_from_checkpoint(Checkpoint({**ckpt.config, "chunk_spec": chunk_spec}, ckpt.model, ckpt.ema),
-                                            checkpoint, weights=weights)
-        except ValueError as err:
-            raise ValueError(f"{checkpoint}: cannot execute action_horizon={action_horizon} actions per chunk: {err}. "
-                             "Leave action_horizon at null to use the checkpoint's") from err
-    else:
+        ckpt = Checkpoint({**ckpt.config, "chunk_spec": chunk_spec}, ckpt.model, ckpt.ema)
+    try:
         policy = policy_from_checkpoint(ckpt, checkpoint, weights=weights)
+    except ValueError as err:
+        if action_horizon is None:
+            raise
+        raise ValueError(f"{checkpoint}: cannot execute action_horizon={action_horizon} actions per chunk: {err}. "
+                         "Leave action_horizon at null to use the checkpoint's") from err
     if inference:
         policy.configure_inference(**inference)
     return ckpt.config, policy
