@@ -18,7 +18,9 @@ from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
 from robopolicy.envs import SEED_STARTS
-from robopolicy.evaluation import EvalResult, NoiseSeedSpread, evaluate_over_noise_seeds, evaluate_to_dir
+from robopolicy.evaluation import (
+    EvalResult, NoiseSeedSpread, describe_policy, evaluate_over_noise_seeds, evaluate_to_dir,
+)
 from robopolicy.evaluation.chunk_fit import ChunkFit, chunk_fit
 from robopolicy.training import MetricsLogger, TrainConfig, Trainer, TrainResult, seed_everything
 
@@ -80,6 +82,7 @@ def train(cfg: Mapping[str, Any], run_dir: str | Path) -> tuple[TrainResult, Eva
         result = evaluate_to_dir(
             ema_policy, env_args, run_dir / "eval" / f"step_{step:07d}", num_episodes=int(eval_cfg["num_episodes"]),
             num_envs=int(eval_cfg["num_envs"]), video_episodes=int(eval_cfg["video_episodes"]),
+            source={"run_dir": str(run_dir), "step": step, "weights": "ema"},
         )
         final["last"] = result
         print(f"step {step}: {result.summary()}")
@@ -99,6 +102,11 @@ def train(cfg: Mapping[str, Any], run_dir: str | Path) -> tuple[TrainResult, Eva
     finally:
         logger.close()
     return result, final.get("last")
+
+
+def _source(checkpoint: Path, weights: str) -> dict[str, str]:
+    """Where an evaluated policy came from, as its evaluation files record it."""
+    return {"checkpoint": str(checkpoint), "weights": weights}
 
 
 def _load_for_evaluation(checkpoint: Path, weights: str, inference: Mapping[str, Any] | None,
@@ -147,7 +155,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, num_episodes: int = 50, num_e
     policy, env_args, seed_start = _checkpoint_for_rollouts(checkpoint, weights, inference, seeds, action_horizon)
     return evaluate_to_dir(policy, env_args, output_dir or checkpoint / "eval", num_episodes=num_episodes,
                            num_envs=num_envs, video_episodes=video_episodes, noise_seed=noise_seed,
-                           seed_start=seed_start)
+                           seed_start=seed_start, source=_source(checkpoint, weights))
 
 
 def evaluate_checkpoint_over_noise_seeds(checkpoint: str | Path, noise_seeds: Sequence[int], *, num_episodes: int = 50,
@@ -161,7 +169,7 @@ def evaluate_checkpoint_over_noise_seeds(checkpoint: str | Path, noise_seeds: Se
     policy, env_args, seed_start = _checkpoint_for_rollouts(checkpoint, weights, inference, seeds, action_horizon)
     return evaluate_over_noise_seeds(policy, env_args, output_dir or checkpoint / "eval", noise_seeds,
                                      num_episodes=num_episodes, num_envs=num_envs, video_episodes=video_episodes,
-                                     seed_start=seed_start)
+                                     seed_start=seed_start, source=_source(checkpoint, weights))
 
 
 def chunk_fit_checkpoint(checkpoint: str | Path, *, windows: int = 400, samples: int = 8, filter_key: str = "valid",
@@ -182,5 +190,6 @@ def chunk_fit_checkpoint(checkpoint: str | Path, *, windows: int = 400, samples:
     output_dir = Path(output_dir or checkpoint / "eval")
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "chunk_fit.json").write_text(
-        json.dumps({"dataset": str(dataset), "filter_key": filter_key, **asdict(result)}, indent=2))
+        json.dumps({**describe_policy(policy, _source(checkpoint, weights)),
+                    "dataset": str(dataset), "filter_key": filter_key, **asdict(result)}, indent=2))
     return result

@@ -15,10 +15,18 @@ from robopolicy.core import Policy
 from robopolicy.evaluation.rollout import EVAL_SEED_START, EvalResult, evaluate_policy
 
 
+def describe_policy(policy: Policy, source: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What an evaluation file says was evaluated: the family, where the policy came from (e.g. its checkpoint and
+    weights), its hyper-parameters as evaluated (inference options applied) and its chunk spec (the executed Ta)."""
+    return {"family": policy.family, "source": dict(source or {}), "policy_config": dict(policy.config),
+            "chunk_spec": policy.chunk_spec.to_dict()}
+
+
 def evaluate_to_dir(policy: Policy, env_args: Mapping[str, Any], output_dir: str | Path, *, num_episodes: int = 50,
                     num_envs: int = 50, video_episodes: int = 4, seed_start: int = EVAL_SEED_START,
-                    noise_seed: int = 0, progress: bool = True) -> EvalResult:
-    """Run ``evaluate_policy`` and write ``<output_dir>/eval.json`` and ``<output_dir>/episodes.mp4``."""
+                    noise_seed: int = 0, progress: bool = True, source: Mapping[str, Any] | None = None) -> EvalResult:
+    """Run ``evaluate_policy`` and write ``<output_dir>/eval.json`` (with ``describe_policy``'s header) and
+    ``<output_dir>/episodes.mp4``."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     result = evaluate_policy(
@@ -26,7 +34,7 @@ def evaluate_to_dir(policy: Policy, env_args: Mapping[str, Any], output_dir: str
         video_path=output_dir / "episodes.mp4" if video_episodes > 0 else None, video_episodes=video_episodes,
         noise_seed=noise_seed, progress=progress,
     )
-    (output_dir / "eval.json").write_text(json.dumps({"family": policy.family, **asdict(result)}, indent=2))
+    (output_dir / "eval.json").write_text(json.dumps({**describe_policy(policy, source), **asdict(result)}, indent=2))
     return result
 
 
@@ -82,7 +90,7 @@ def noise_seed_spread(results: Sequence[EvalResult]) -> NoiseSeedSpread:
 def evaluate_over_noise_seeds(policy: Policy, env_args: Mapping[str, Any], output_dir: str | Path,
                               noise_seeds: Sequence[int], *, num_episodes: int = 50, num_envs: int = 50,
                               video_episodes: int = 4, seed_start: int = EVAL_SEED_START,
-                              progress: bool = True) -> NoiseSeedSpread:
+                              progress: bool = True, source: Mapping[str, Any] | None = None) -> NoiseSeedSpread:
     """``evaluate_to_dir`` once per noise seed into ``<output_dir>/noise_seed_<n>/``, then their spread into
     ``<output_dir>/noise_seeds.json``."""
     noise_seeds = [int(n) for n in noise_seeds]
@@ -91,9 +99,10 @@ def evaluate_over_noise_seeds(policy: Policy, env_args: Mapping[str, Any], outpu
     output_dir = Path(output_dir)
     results = [
         evaluate_to_dir(policy, env_args, output_dir / f"noise_seed_{n}", num_episodes=num_episodes, num_envs=num_envs,
-                        video_episodes=video_episodes, seed_start=seed_start, noise_seed=n, progress=progress)
+                        video_episodes=video_episodes, seed_start=seed_start, noise_seed=n, progress=progress,
+                        source=source)
         for n in noise_seeds
     ]
     spread = noise_seed_spread(results)
-    (output_dir / "noise_seeds.json").write_text(json.dumps({"family": policy.family, **asdict(spread)}, indent=2))
+    (output_dir / "noise_seeds.json").write_text(json.dumps({**describe_policy(policy, source), **asdict(spread)}, indent=2))
     return spread

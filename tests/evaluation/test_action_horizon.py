@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -53,3 +55,13 @@ def test_streaming_diffusion_policy_refuses_another_horizon(tmp_path, low_dim_me
     with pytest.raises(ValueError, match=refused):
         workflows.evaluate_checkpoint(checkpoint, action_horizon=2)
     assert len(evaluated) == 1
+
+
+def test_the_evaluation_file_records_the_checkpoint_and_the_horizon_it_ran_with(tmp_path, tiny_policy):
+    checkpoint = save_checkpoint(tmp_path / "ckpt", tiny_policy, config={"env_args": PUSHT})
+    workflows.evaluate_checkpoint(checkpoint, action_horizon=2, num_episodes=1, num_envs=1, video_episodes=0,
+                                  output_dir=tmp_path / "eval", weights="model")
+    written = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert written["source"] == {"checkpoint": str(checkpoint), "weights": "model"}
+    assert written["chunk_spec"] == {"obs_horizon": 2, "pred_horizon": 8, "action_horizon": 2}
+    assert written["policy_config"] == {"hidden": 16} and written["num_episodes"] == 1

@@ -95,6 +95,10 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
     assert result["num_episodes"] == 2 and result["nfe"] == 4  # 3 descent steps + the final energy
     assert result["noise_seed"] == 7 and result["seed_start"] == 2_000_000  # the validation episodes
     assert len(result["episode_info"]["energy"]) == 2  # each episode's mean chunk energy
+    # What was evaluated: the checkpoint, the weights, the inference option over the stored default (2), the chunk.
+    assert result["source"] == {"checkpoint": str(last), "weights": "ema"}
+    assert result["policy_config"]["inference_steps"] == 3 and load_policy(last).cfg.inference_steps == 2
+    assert result["chunk_spec"] == load_policy(last).chunk_spec.to_dict()
 
     # A list of noise seeds: one evaluation each on the same episodes, and their spread.
     spread_dir = tmp_path / "spread"
@@ -102,6 +106,7 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
               f"output_dir={spread_dir}", "noise_seed=[0,4]")
     spread = json.loads((spread_dir / "noise_seeds.json").read_text())
     assert spread["noise_seeds"] == [0, 4] and len(spread["success_rate"]) == 2 and spread["num_episodes"] == 2
+    assert spread["source"]["checkpoint"] == str(last) and spread["policy_config"]["inference_steps"] == 2
     assert json.loads((spread_dir / "noise_seed_4" / "eval.json").read_text())["noise_seed"] == 4
     assert "over noise seeds [0, 4]" in out.stdout
 
@@ -111,6 +116,7 @@ def test_an_ebt_checkpoint_evaluates_through_the_same_eval_script(tmp_path, data
               "chunk_fit.samples=3", f"chunk_fit.dataset={dataset}")
     fit = json.loads((fit_dir / "chunk_fit.json").read_text())
     assert fit["filter_key"] == "valid" and fit["num_windows"] == 6 and fit["num_samples"] == 3
+    assert fit["source"] == {"checkpoint": str(last), "weights": "ema"} and fit["family"] == "ebt"
     assert 0 < fit["best_of_k_error"] <= fit["lowest_energy_error"] and fit["best_of_k_error"] <= fit["error"]
     assert fit["spread"] > 0 and fit["travel_ratio"] > 0 and fit["best_of_k_travel_ratio"] > 0
     assert "chunk fit on 6 windows" in out.stdout
