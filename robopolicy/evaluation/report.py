@@ -104,5 +104,6 @@ def evaluate_over_noise_seeds(policy: Policy, env_args: Mapping[str, Any], outpu
         for n in noise_seeds
     ]
     spread = noise_seed_spread(results)
-    (output_dir / "noise_seeds.json").write_text(json.dumps({**describe_policy(policy, source), **asdict(spread)}, indent=2))
+    written = {**describe_policy(policy, source), **asdict(spread)}
+    (output_dir / "noise_seeds.json").write_text(json.dumps(written, indent=2))
     return spread
