@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from robopolicy.nets.transformer import TransformerBlock
 
@@ -31,7 +30,10 @@ class EnergyTransformer(nn.Module):
         self.action_in = nn.Linear(action_dim * patch, dim)
         self.obs_pos = nn.Parameter(0.02 * torch.randn(1, obs_horizon, dim))
         self.action_pos = nn.Parameter(0.02 * torch.randn(1, horizon // patch, dim))
-        self.blocks = nn.ModuleList([TransformerBlock(dim, heads, dropout=dropout) for _ in range(depth)])
+        # explicit attention: the fused kernels have no double backward, and their math fallback is slow at this length
+        self.blocks = nn.ModuleList(
+            [TransformerBlock(dim, heads, dropout=dropout, explicit_attention=True) for _ in range(depth)]
+        )
         # No bias in the last norm or the head: the descent loss sees only dE/dy, so a constant offset would never learn.
         self.norm = nn.LayerNorm(dim, bias=False)
         self.head = nn.Linear(dim, 1, bias=False)
@@ -42,7 +44,6 @@ class EnergyTransformer(nn.Module):
             raise ValueError(f"EnergyTransformer: expected chunks of {self.horizon} actions, got {tuple(actions.shape)}")
         patches = rearrange(actions, "b (n p) d -> b n (p d)", p=self.patch)
         x = torch.cat([self.obs_in(obs_tokens) + self.obs_pos, self.action_in(patches) + self.action_pos], 1)
-        with sdpa_kernel(SDPBackend.MATH):  # the fused CPU/GPU kernels have no double backward
-            for block in self.blocks:
-                x = block(x)
+        for block in self.blocks:
+            x = block(x)
         return self.head(self.norm(x[:, self.obs_horizon :])).squeeze(-1).mean(dim=1)

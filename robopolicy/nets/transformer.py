@@ -29,17 +29,35 @@ class KVCache:
         return keys, values
 
 
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                       dropout: float = 0.0) -> torch.Tensor:
+    """Softmax attention (B, H, N, d) x (B, H, M, d) -> (B, H, N, d) written out in elementary ops.
+
+    It has a double backward, which the fused kernels lack, and for the short sequences of an energy network on a
+    CPU it is several times faster than PyTorch's math fallback, whose softmax over a last axis of a few tokens
+    vectorizes poorly (measured in docs/ebt.md, "A faster attention for the energy network").
+    ``mask`` (N, M), True = may attend; every row must allow at least one key.
+    """
+    scores = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = (scores - scores.detach().amax(dim=-1, keepdim=True)).exp()  # the shift cancels; no gradient needed
+    weights = weights / weights.sum(dim=-1, keepdim=True)
+    return F.dropout(weights, dropout) @ v if dropout > 0 else weights @ v
+
+
 class Attention(nn.Module):
     """Multi-head attention (B, N, D) x (B, M, D) -> (B, N, D) with an optional boolean mask (N, M), True = may attend.
 
     With a ``cache`` (self-attention only) the new tokens also attend to every token cached before them.
+    ``explicit``: compute it with ``explicit_attention`` instead of PyTorch's fused kernels (twice differentiable).
     """
 
-    def __init__(self, dim: int, heads: int, dropout: float = 0.0) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0, explicit: bool = False) -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"model width {dim} must be divisible by the number of heads {heads}")
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.dropout, self.explicit = heads, dropout, explicit
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -51,7 +69,11 @@ class Attention(nn.Module):
         k, v = rearrange(self.kv(context), "b m (two h d) -> two b h m d", two=2, h=self.heads)
         if cache is not None:
             k, v = cache.extend(k, v)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        dropout = self.dropout if self.training else 0.0
+        if self.explicit:
+            out = explicit_attention(q, k, v, mask, dropout)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         return self.proj(rearrange(out, "b h n d -> b n (h d)"))
 
 
@@ -60,16 +82,16 @@ class TransformerBlock(nn.Module):
 
     With ``cond_dim`` the layer norms are adaptive (AdaLN, as in DiT): a condition vector (B, Dc) or
     (B, N, Dc) predicts a scale, shift and residual gate for each sub-layer, zero-initialised so that
-    every block starts as the identity.
+    every block starts as the identity. ``explicit_attention``: see ``Attention``.
     """
 
     def __init__(self, dim: int, heads: int, *, cross_attention: bool = False, cond_dim: int | None = None,
-                 mlp_ratio: int = 4, dropout: float = 0.0) -> None:
+                 mlp_ratio: int = 4, dropout: float = 0.0, explicit_attention: bool = False) -> None:
         super().__init__()
         adaptive = cond_dim is not None
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=not adaptive)
-        self.attn = Attention(dim, heads, dropout)
-        self.cross: Attention | None = Attention(dim, heads, dropout) if cross_attention else None
+        self.attn = Attention(dim, heads, dropout, explicit_attention)
+        self.cross: Attention | None = Attention(dim, heads, dropout, explicit_attention) if cross_attention else None
         self.norm_cross = nn.LayerNorm(dim) if cross_attention else None
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=not adaptive)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(mlp_ratio * dim, dim))
