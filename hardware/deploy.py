@@ -212,7 +212,8 @@ def deploy(cfg: Mapping[str, Any]) -> DeployResult:
     estop = EStop()
     with contextlib.ExitStack() as stack:
         stack.enter_context(estop_triggers(estop, triggers))
-        policy = load_policy(cfg["checkpoint"], weights=cfg.get("weights", "ema"), device=cfg.get("device", "cpu"))
+        policy = load_policy(cfg["checkpoint"], weights=cfg.get("weights", "ema"), device=cfg.get("device", "cpu"),
+                             action_horizon=cfg.get("action_horizon"))
         if cfg.get("inference"):
             policy.configure_inference(**cfg["inference"])
         runner = PolicyRunner(policy, replan_every=cfg.get("replan_every"))

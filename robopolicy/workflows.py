@@ -11,9 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from robopolicy.core import (
-    Checkpoint, ChunkSpec, Normalizer, Policy, build_policy, policy_from_checkpoint, read_checkpoint,
-)
+from robopolicy.core import ChunkSpec, Normalizer, Policy, build_policy, policy_from_checkpoint, read_checkpoint
 from robopolicy.core.config import dataclass_from_dict
 from robopolicy.data import SequenceDataset, load_demos, read_env_args, shape_meta_from_file
 from robopolicy.data.collect import CollectionReport, collect_demos
@@ -112,19 +110,10 @@ def _source(checkpoint: Path, weights: str) -> dict[str, str]:
 def _load_for_evaluation(checkpoint: Path, weights: str, inference: Mapping[str, Any] | None,
                          action_horizon: int | None = None) -> tuple[dict[str, Any], Policy]:
     """A checkpoint's stored run config and its policy (no Hydra, no unpickling; the directory read once), with
-    inference options applied and, when ``action_horizon`` is given, rebuilt to execute that many actions per chunk
-    (the family's own checks refuse a horizon it cannot run, e.g. Streaming DP's buffer, built for its Ta)."""
+    inference options applied and, when ``action_horizon`` is given, built to execute that many actions per chunk
+    (see ``policy_from_checkpoint``)."""
     ckpt = read_checkpoint(checkpoint)
-    if action_horizon is not None:
-        chunk_spec = {**ckpt.config["chunk_spec"], "action_horizon": int(action_horizon)}
-        ckpt = Checkpoint({**ckpt.config, "chunk_spec": chunk_spec}, ckpt.model, ckpt.ema)
-    try:
-        policy = policy_from_checkpoint(ckpt, checkpoint, weights=weights)
-    except ValueError as err:
-        if action_horizon is None:
-            raise
-        raise ValueError(f"{checkpoint}: cannot execute action_horizon={action_horizon} actions per chunk: {err}. "
-                         "Leave action_horizon at null to use the checkpoint's") from err
+    policy = policy_from_checkpoint(ckpt, checkpoint, weights=weights, action_horizon=action_horizon)
     if inference:
         policy.configure_inference(**inference)
     return ckpt.config, policy

@@ -144,17 +144,33 @@ def read_checkpoint(path: str | Path, *, with_train_state: bool = False) -> Chec
     return Checkpoint(config=config, model=model, ema=ema, train_state=train_state)
 
 
-def load_policy(path: str | Path, *, weights: str = "ema", device: str | torch.device = "cpu") -> Policy:
-    """Rebuild the policy saved in ``path`` in eval mode. ``weights``: "ema" (falls back to "model" if absent) or "model"."""
-    return policy_from_checkpoint(read_checkpoint(path), path, weights=weights, device=device)
+def load_policy(path: str | Path, *, weights: str = "ema", device: str | torch.device = "cpu",
+                action_horizon: int | None = None) -> Policy:
+    """Rebuild the policy saved in ``path`` in eval mode. ``weights``: "ema" (falls back to "model" if absent) or "model".
+    ``action_horizon``: execute that many actions of each chunk instead of the stored Ta (None: the stored one)."""
+    return policy_from_checkpoint(read_checkpoint(path), path, weights=weights, device=device,
+                                  action_horizon=action_horizon)
 
 
 def policy_from_checkpoint(ckpt: Checkpoint, path: str | Path, *, weights: str = "ema",
-                           device: str | torch.device = "cpu") -> Policy:
-    """The policy of an already read checkpoint (read from ``path``, named in errors), in eval mode; see load_policy."""
+                           device: str | torch.device = "cpu", action_horizon: int | None = None) -> Policy:
+    """The policy of an already read checkpoint (read from ``path``, named in errors), in eval mode; see load_policy.
+
+    With ``action_horizon`` the policy is built with that Ta through the family's own constructor, so a horizon the
+    chunk cannot hold (To - 1 + Ta > Tp) or the family cannot run (Streaming DP's buffer is built for its Ta) is
+    refused with the checkpoint named; the weights do not depend on Ta.
+    """
     if weights not in ("ema", "model"):
         raise ValueError(f"weights must be 'ema' or 'model', got {weights!r}")
-    policy = build_policy(ckpt.config)
+    if action_horizon is None:
+        policy = build_policy(ckpt.config)
+    else:
+        chunk_spec = {**ckpt.config["chunk_spec"], "action_horizon": int(action_horizon)}
+        try:
+            policy = build_policy({**ckpt.config, "chunk_spec": chunk_spec})
+        except ValueError as err:
+            raise ValueError(f"{path}: cannot execute action_horizon={action_horizon} actions per chunk: {err}. "
+                             "Leave action_horizon at null to use the checkpoint's") from err
     state = ckpt.ema if weights == "ema" and ckpt.ema is not None else ckpt.model
     missing, unexpected = policy.load_state_dict(state, strict=False)
     if missing or unexpected:

@@ -85,6 +85,15 @@ def test_a_clean_in_process_run_reports_the_score(checkpoint):
     assert result.score is not None and 0.0 <= result.score <= 1.0
 
 
+def test_action_horizon_sets_how_many_actions_of_each_chunk_the_arm_executes(checkpoint):
+    # the checkpoint executes Ta = 4 of each 8-action chunk (To = 2): 8 ticks are 2 trajectories of 4 points
+    for horizon, trajectories in ((2, 4), (7, 2)):  # 7 ticks of the first chunk, then the second one's first tick
+        result = deploy(job(checkpoint, max_seconds=None, max_ticks=8, action_horizon=horizon))
+        assert result.ok and result.loop.trajectories_sent == trajectories and result.loop.chunks == trajectories
+    with pytest.raises(ValueError, match=r"cannot execute action_horizon=8 actions per chunk.*Leave action_horizon at null"):
+        deploy(job(checkpoint, max_seconds=None, max_ticks=8, action_horizon=8))  # 2 - 1 + 8 > 8
+
+
 def test_unknown_backends_fail_with_the_list_of_valid_ones(checkpoint):
     with pytest.raises(ValueError, match=r"unknown backend 'ros3'; valid backends: sim, dds, ros1, ros2"):
         deploy(job(checkpoint, backend="ros3"))
