@@ -9,6 +9,7 @@
     python scripts/benchmark.py suite=streaming    # Streaming DP vs Diffusion Policy
     python scripts/benchmark.py suite=ebt          # EBT-Policy vs Diffusion Policy, energy as uncertainty
     python scripts/benchmark.py suite=ebt_energy energy_checkpoint=<dir>  # AUROC of a trained EBT's energy
+    python scripts/benchmark.py suite=ebt_attention  # EBT training step / chunk time: explicit vs math attention
     python scripts/benchmark.py suite=carp         # CARP vs Diffusion Policy, tokenizer quality
     python scripts/benchmark.py suite=deploy deploy_checkpoint=<dir>  # closed loop: in-process sim, DDS, ROS 1
 

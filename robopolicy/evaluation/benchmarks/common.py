@@ -52,7 +52,8 @@ def policy_config(family: str) -> dict[str, Any]:
 
 
 def pusht_policy(family: str, overrides: dict[str, Any] | None = None):
-    """A policy of ``family`` with conf/policy/<family>.yaml (+ ``overrides``) and Push-T state shapes.
+    """A policy of ``family`` with conf/policy/<family>.yaml (+ ``overrides``, chunk keys included) and Push-T state
+    shapes.
 
     The weights are random and the normalizer fitted on noise: for timing only (the compute does not depend on them).
     """
@@ -62,13 +63,13 @@ def pusht_policy(family: str, overrides: dict[str, Any] | None = None):
     from robopolicy.core import Normalizer, ObsSpec, ShapeMeta, get_policy_class
     from robopolicy.workflows import split_policy_config
 
-    name, spec, params = split_policy_config(policy_config(family))
+    name, spec, params = split_policy_config({**policy_config(family), **(overrides or {})})
     meta = ShapeMeta({"agent_pos": ObsSpec((2,)), "object": ObsSpec((4,))}, action_dim=2)
     rng = np.random.default_rng(0)
     normalizer = Normalizer.fit(meta, {"agent_pos": rng.normal(size=(64, 2)), "object": rng.normal(size=(64, 4)),
                                        "action": rng.normal(size=(64, 2))})
     torch.manual_seed(0)
-    return get_policy_class(name)(meta, spec, normalizer, {**params, **(overrides or {})}).eval()
+    return get_policy_class(name)(meta, spec, normalizer, params).eval()
 
 
 def pusht_obs(spec, batch: int):
